@@ -1,0 +1,44 @@
+# Two commands for a fresh machine with Python 3.11: `make book` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: book test unit lint bench pretrained system-deps clean
+
+# The runtime stack (what the book needs) and the test tools are two files and two stamps.
+$(VENV)/.runtime: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.testtools: $(VENV)/.runtime requirements-test.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+book: $(VENV)/.runtime
+	$(PY) tools/build_book.py
+
+lint: $(VENV)/.testtools
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+unit: $(VENV)/.testtools
+	$(BIN)/pytest -m "not browser" --cov --cov-report=term --cov-fail-under=95
+
+system-deps:
+	bash tools/system-deps.sh
+
+test: $(VENV)/.testtools system-deps lint unit book
+	$(BIN)/pytest -m browser
+
+bench: $(VENV)/.testtools
+	$(PY) benchmarks/run.py
+
+pretrained: $(VENV)/.runtime
+	$(PY) -m minitransformer.pretrained --retrain
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .coverage htmlcov
