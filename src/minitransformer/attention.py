@@ -1,0 +1,188 @@
+"""Scaled dot-product attention and multi-head attention (Vaswani et al. 2017, section 3.2).
+
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
+    MultiHead(Q, K, V) = Concat(head_1, ..., head_H) W^O,  head_h = Attention(Q W^Q_h, K W^K_h, V W^V_h)
+
+Masks are boolean with True = "this query may attend to this key" (see ``masks.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _check_mask(mask: Tensor | None, scores_shape: torch.Size | tuple[int, ...]) -> None:
+    if mask is None:
+        return
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"mask must be a boolean torch.Tensor or None, got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(
+            f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}"
+        )
+    try:
+        broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
+    except RuntimeError:
+        broadcast = None
+    if broadcast != torch.Size(scores_shape):
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not broadcast to the attention scores "
+            f"of shape {tuple(scores_shape)} (..., T, S)"
+        )
+
+
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    *,
+    dropout_p: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    r"""softmax(Q K^T / sqrt(d_k)) V, computed step by step so the weights can be returned.
+
+    q: (..., T, Dh), k: (..., S, Dh), v: (..., S, Dv).
+    mask: bool, broadcastable to (..., T, S); True = this query may look at this key.
+    dropout_p: dropout on the weights before they mix the values (pass 0 in evaluation).
+    Returns the output (..., T, Dv) and the weights (..., T, S), before dropout. Each weight
+    row sums to 1, or is all zeros where the mask allows no key at all (no NaN, in the
+    forward pass or the backward pass).
+    """
+    for name, tensor in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+        if tensor.dim() < 2:
+            raise ValueError(f"{name} must have at least 2 dimensions (..., length, width)")
+    if q.size(-1) != k.size(-1):
+        raise ValueError(f"q and k must share their last dimension, got {q.size(-1)} and {k.size(-1)}")
+    if k.size(-2) != v.size(-2):
+        raise ValueError(f"k and v must have the same length S, got {k.size(-2)} and {v.size(-2)}")
+    scores_shape = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.size(-2), k.size(-2))
+    _check_mask(mask, scores_shape)
+
+    d_k = q.size(-1)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T, S)
+    if mask is None:
+        weights = torch.softmax(scores, dim=-1)  # (..., T, S)
+    else:
+        # A row that may see no key would be softmax(-inf, ..., -inf) = NaN. Give such rows
+        # finite scores first, then zero their weights: exact zeros, and zero gradients.
+        row_has_key = mask.any(dim=-1, keepdim=True)  # (..., T, 1)
+        scores = scores.masked_fill(~mask, float("-inf")).masked_fill(~row_has_key, 0.0)
+        weights = torch.softmax(scores, dim=-1).masked_fill(~row_has_key, 0.0)
+    mixing = F.dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
+    return mixing @ v, weights  # (..., T, Dv), (..., T, S)
+
+
+class MultiHeadAttention(nn.Module):
+    """H heads of scaled dot-product attention in parallel, each in Dh = D / H dimensions.
+
+    ``w_q``, ``w_k``, ``w_v`` map D -> D (all H heads at once: head h owns output columns
+    h*Dh .. (h+1)*Dh), ``w_o`` mixes the concatenated heads back to D. Used three ways:
+    encoder self-attention (query = key = value = the source), masked decoder
+    self-attention, and encoder-decoder ("cross") attention (query from the decoder, key =
+    value = the encoder's output).
+
+    Two paths give the same result: with ``return_attention=False`` the heads run through
+    ``F.scaled_dot_product_attention`` (fused, fast); with ``return_attention=True`` they run
+    through :func:`scaled_dot_product_attention` above, which returns the weights.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+        super().__init__()
+        for name, value in (("d_model", d_model), ("num_heads", num_heads)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name}={value!r} must be a positive integer")
+        if d_model % num_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
+        self.d_model = d_model
+        self.num_heads = num_heads
+        self.d_head = d_model // num_heads  # Dh
+        self.dropout = dropout
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)  # W^Q for all heads: D -> H*Dh
+        self.w_k = nn.Linear(d_model, d_model, bias=bias)  # W^K
+        self.w_v = nn.Linear(d_model, d_model, bias=bias)  # W^V
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)  # W^O: concat(heads) -> D
+
+    def _split_heads(self, x: Tensor) -> Tensor:
+        B, L, D = x.shape
+        return x.view(B, L, self.num_heads, self.d_head).transpose(1, 2)  # (B, H, L, Dh)
+
+    def _project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Q = query W^Q, K = key W^K, V = value W^V, each split into heads (B, H, ., Dh).
+
+        Self-attention projects one input three ways, so the three matrices are applied as one
+        (D -> 3D) product; cross-attention does the same for K and V."""
+        if query is key and key is value:
+            weight = torch.cat([self.w_q.weight, self.w_k.weight, self.w_v.weight])
+            bias = None if self.w_q.bias is None else torch.cat(
+                [self.w_q.bias, self.w_k.bias, self.w_v.bias])
+            q, k, v = F.linear(query, weight, bias).chunk(3, dim=-1)
+        elif key is value:
+            q = self.w_q(query)
+            weight = torch.cat([self.w_k.weight, self.w_v.weight])
+            bias = None if self.w_k.bias is None else torch.cat([self.w_k.bias, self.w_v.bias])
+            k, v = F.linear(key, weight, bias).chunk(2, dim=-1)
+        else:
+            q, k, v = self.w_q(query), self.w_k(key), self.w_v(value)
+        return self._split_heads(q), self._split_heads(k), self._split_heads(v)
+
+    def _check_inputs(self, query: Tensor, key: Tensor, value: Tensor) -> None:
+        for name, tensor in (("query", query), ("key", key), ("value", value)):
+            if not isinstance(tensor, Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+            if tensor.dim() != 3:
+                raise ValueError(f"{name} must have shape (B, L, D), got {tuple(tensor.shape)}")
+            if tensor.size(-1) != self.d_model:
+                raise ValueError(
+                    f"{name} has width {tensor.size(-1)}, expected d_model={self.d_model}"
+                )
+            if tensor.size(1) == 0:
+                raise ValueError(f"{name} is an empty sequence (length 0)")
+        if not query.size(0) == key.size(0) == value.size(0):
+            raise ValueError(
+                f"batch sizes differ: query {query.size(0)}, key {key.size(0)}, "
+                f"value {value.size(0)}"
+            )
+        if key.size(1) != value.size(1):
+            raise ValueError(
+                f"key and value must have the same length S, got {key.size(1)} and {value.size(1)}"
+            )
+
+    def forward(
+        self,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        mask: Tensor | None = None,
+        *,
+        return_attention: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        """query: (B, T, D); key, value: (B, S, D).
+
+        mask: bool, True = may attend; (T, S), (B, T, S) or broadcastable to (B, H, T, S),
+        e.g. a padding mask as (B, 1, 1, S).
+        Returns the output (B, T, D) and, if ``return_attention``, the weights (B, H, T, S)
+        (else None).
+        """
+        self._check_inputs(query, key, value)
+        B, T, D = query.shape
+        S = key.size(1)
+        if mask is not None and isinstance(mask, Tensor) and mask.dim() == 3:
+            mask = mask[:, None]  # (B, 1, T, S): the same mask for every head
+        _check_mask(mask, (B, self.num_heads, T, S))
+        q, k, v = self._project(query, key, value)  # (B, H, T, Dh), (B, H, S, Dh) x2
+        dropout_p = self.dropout if self.training else 0.0
+        if return_attention:
+            heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
+        else:
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            weights = None
+        concat = heads.transpose(1, 2).reshape(B, T, D)  # (B, T, H*Dh): heads side by side
+        return self.w_o(concat), weights  # (B, T, D), (B, H, T, S) | None

@@ -1,0 +1,121 @@
+"""The Transformer's building blocks: feed-forward, residual + LayerNorm, encoder and decoder
+layers.
+
+Post-LN versus pre-LN. The paper wraps every sublayer as ``LayerNorm(x + Sublayer(x))``
+(post-LN): the normalisation sits on the residual stream itself, after the sum. Many later
+implementations use ``x + Sublayer(LayerNorm(x))`` (pre-LN): the residual stream is never
+normalised inside the stack, so gradients reach early layers undiminished and training is
+stable without a long warm-up (Xiong et al. 2020); a final LayerNorm after the last layer then
+puts the stream back on a common scale. ``norm_first=False`` (the default) is the paper's
+post-LN; ``norm_first=True`` is pre-LN. Both match ``torch.nn.Transformer*Layer`` with the
+same flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from minitransformer.attention import MultiHeadAttention
+
+SublayerResult = tuple[Tensor, Tensor | None]
+
+
+class FeedForward(nn.Module):
+    """FFN(x) = max(0, x W1 + b1) W2 + b2, applied to every position separately (D -> F -> D).
+
+    The same two matrices act on each position: attention mixes information across
+    positions, this sublayer transforms each position's vector on its own.
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.linear1 = nn.Linear(d_model, d_ff)  # W1, b1: D -> F
+        self.linear2 = nn.Linear(d_ff, d_model)  # W2, b2: F -> D
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        hidden = F.relu(self.linear1(x))  # (B, T, F)
+        return self.linear2(self.dropout(hidden))  # (B, T, D)
+
+
+class ResidualLayerNorm(nn.Module):
+    """One sublayer wrapped in a residual connection and LayerNorm, with dropout on the
+    sublayer's output:
+
+    * post-LN (paper):  LayerNorm(x + Dropout(Sublayer(x)))
+    * pre-LN:           x + Dropout(Sublayer(LayerNorm(x)))
+    """
+
+    def __init__(self, d_model: int, dropout: float, norm_first: bool, eps: float = 1e-5):
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model, eps=eps)
+        self.dropout = nn.Dropout(dropout)
+        self.norm_first = norm_first
+
+    def forward(self, x: Tensor, sublayer: Callable[[Tensor], SublayerResult]) -> SublayerResult:
+        """``sublayer`` maps (B, T, D) to ((B, T, D), extra); extra (e.g. attention weights)
+        is passed through untouched."""
+        if self.norm_first:
+            out, extra = sublayer(self.norm(x))
+            return x + self.dropout(out), extra
+        out, extra = sublayer(x)
+        return self.norm(x + self.dropout(out)), extra
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention, then feed-forward, each inside residual + LayerNorm."""
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
+                 norm_first: bool = False, layer_norm_eps: float = 1e-5) -> None:
+        super().__init__()
+        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout)
+        self.attention_block = ResidualLayerNorm(d_model, dropout, norm_first, layer_norm_eps)
+        self.feed_forward_block = ResidualLayerNorm(d_model, dropout, norm_first, layer_norm_eps)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, *,
+                return_attention: bool = False) -> tuple[Tensor, Tensor | None]:
+        """x: (B, S, D); mask: bool broadcastable to (B, H, S, S), e.g. padding (B, 1, 1, S).
+        Returns (B, S, D) and the self-attention weights (B, H, S, S) or None."""
+        x, weights = self.attention_block(
+            x, lambda h: self.self_attention(h, h, h, mask, return_attention=return_attention))
+        x, _ = self.feed_forward_block(x, lambda h: (self.feed_forward(h), None))
+        return x, weights  # (B, S, D), (B, H, S, S) | None
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention, encoder-decoder attention, then feed-forward, each inside
+    residual + LayerNorm."""
+
+    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
+                 norm_first: bool = False, layer_norm_eps: float = 1e-5) -> None:
+        super().__init__()
+        self.self_attention = MultiHeadAttention(d_model, num_heads, dropout)
+        self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout)
+        self.self_attention_block = ResidualLayerNorm(d_model, dropout, norm_first,
+                                                      layer_norm_eps)
+        self.cross_attention_block = ResidualLayerNorm(d_model, dropout, norm_first,
+                                                       layer_norm_eps)
+        self.feed_forward_block = ResidualLayerNorm(d_model, dropout, norm_first, layer_norm_eps)
+
+    def forward(self, x: Tensor, memory: Tensor, self_mask: Tensor | None = None,
+                cross_mask: Tensor | None = None, *, return_attention: bool = False
+                ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """x: (B, T, D) the target so far; memory: (B, S, D) the encoder's output.
+
+        self_mask: broadcastable to (B, H, T, T), normally look-ahead AND target padding.
+        cross_mask: broadcastable to (B, H, T, S), normally the source padding (B, 1, 1, S).
+        Returns (B, T, D), self weights (B, H, T, T) and cross weights (B, H, T, S) (or None).
+        """
+        x, self_weights = self.self_attention_block(
+            x, lambda h: self.self_attention(h, h, h, self_mask,
+                                             return_attention=return_attention))
+        x, cross_weights = self.cross_attention_block(
+            x, lambda h: self.cross_attention(h, memory, memory, cross_mask,
+                                              return_attention=return_attention))
+        x, _ = self.feed_forward_block(x, lambda h: (self.feed_forward(h), None))
+        return x, self_weights, cross_weights

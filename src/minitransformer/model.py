@@ -1,0 +1,202 @@
+"""The encoder-decoder Transformer: embeddings, positions, N encoder and N decoder layers,
+and the output projection to the target vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from minitransformer.config import TransformerConfig
+from minitransformer.layers import DecoderLayer, EncoderLayer
+from minitransformer.masks import causal_mask, expand_padding_mask, padding_mask
+from minitransformer.positional import LearnedPositionalEmbedding, PositionalEncoding
+
+
+@dataclass
+class AttentionMaps:
+    """Every attention map of one forward pass, one tensor per layer (index 0 = first)."""
+
+    encoder: list[Tensor]  # N x (B, H, S, S): encoder self-attention
+    decoder_self: list[Tensor]  # N x (B, H, T, T): masked decoder self-attention
+    cross: list[Tensor]  # N x (B, H, T, S): encoder-decoder attention
+
+
+@dataclass
+class TransformerOutput:
+    logits: Tensor  # (B, T, V): one score per target-vocabulary word at each position
+    attention: AttentionMaps | None = None
+
+
+@dataclass
+class EncoderOutput:
+    memory: Tensor  # (B, S, D): what the decoder's cross-attention reads
+    source_mask: Tensor  # (B, S) bool: True = real token, False = padding
+    attention: list[Tensor] | None = None  # N x (B, H, S, S)
+
+
+@dataclass
+class DecoderOutput:
+    logits: Tensor  # (B, T, V)
+    self_attention: list[Tensor] | None = None  # N x (B, H, T, T)
+    cross_attention: list[Tensor] | None = None  # N x (B, H, T, S)
+
+
+class Encoder(nn.Module):
+    """N encoder layers; with pre-LN, a final LayerNorm (post-LN layers end normalised)."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            EncoderLayer(config.d_model, config.num_heads, config.d_ff, config.dropout,
+                         config.norm_first, config.layer_norm_eps)
+            for _ in range(config.num_layers))
+        self.final_norm = (nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+                           if config.norm_first else nn.Identity())
+
+    def forward(self, x: Tensor, mask: Tensor | None = None, *, return_attention: bool = False
+                ) -> tuple[Tensor, list[Tensor] | None]:
+        """x: (B, S, D) embedded source; mask broadcastable to (B, H, S, S)."""
+        maps = []
+        for layer in self.layers:
+            x, weights = layer(x, mask, return_attention=return_attention)
+            maps.append(weights)
+        return self.final_norm(x), (maps if return_attention else None)
+
+
+class Decoder(nn.Module):
+    """N decoder layers; with pre-LN, a final LayerNorm."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            DecoderLayer(config.d_model, config.num_heads, config.d_ff, config.dropout,
+                         config.norm_first, config.layer_norm_eps)
+            for _ in range(config.num_layers))
+        self.final_norm = (nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+                           if config.norm_first else nn.Identity())
+
+    def forward(self, x: Tensor, memory: Tensor, self_mask: Tensor | None = None,
+                cross_mask: Tensor | None = None, *, return_attention: bool = False
+                ) -> tuple[Tensor, list[Tensor] | None, list[Tensor] | None]:
+        """x: (B, T, D) embedded target; memory: (B, S, D)."""
+        self_maps, cross_maps = [], []
+        for layer in self.layers:
+            x, self_weights, cross_weights = layer(
+                x, memory, self_mask, cross_mask, return_attention=return_attention)
+            self_maps.append(self_weights)
+            cross_maps.append(cross_weights)
+        if not return_attention:
+            return self.final_norm(x), None, None
+        return self.final_norm(x), self_maps, cross_maps
+
+
+class Transformer(nn.Module):
+    """The model of "Attention Is All You Need", batch first.
+
+    ``model(source_ids, target_ids)``: source (B, S) and decoder input (B, T) token ids
+    (padding = ``config.pad_id``) -> logits (B, T, V). With teacher forcing the decoder input
+    is the gold target shifted right by one (``<sos> y1 y2 ...``), and logits[:, t] scores the
+    word at position t + 1 of that input, i.e. y_{t+1}.
+    """
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        if not isinstance(config, TransformerConfig):
+            raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
+        self.config = config
+        D = config.d_model
+        self.source_embedding = nn.Embedding(config.src_vocab_size, D)
+        self.target_embedding = (self.source_embedding if config.share_embeddings
+                                 else nn.Embedding(config.tgt_vocab_size, D))
+        positions = (PositionalEncoding if config.positional == "sinusoidal"
+                     else LearnedPositionalEmbedding)
+        self.source_positions = positions(D, config.max_len, config.dropout)
+        self.target_positions = positions(D, config.max_len, config.dropout)
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.output_projection = nn.Linear(D, config.tgt_vocab_size, bias=not config.tie_output)
+        self._reset_parameters()
+        if config.tie_output:
+            self.output_projection.weight = self.target_embedding.weight
+
+    def _reset_parameters(self) -> None:
+        """Xavier-uniform matrices (as nn.Transformer), zero biases, and embeddings with
+        standard deviation D^-1/2, so that after the sqrt(D) scaling they have unit size,
+        comparable to the positional encoding."""
+        for name, parameter in self.named_parameters():
+            if "embedding" in name:
+                nn.init.normal_(parameter, std=self.config.d_model ** -0.5)
+            elif parameter.dim() > 1:
+                nn.init.xavier_uniform_(parameter)
+            elif name.endswith("bias") and "norm" not in name:
+                nn.init.zeros_(parameter)
+
+    # -- input checks ---------------------------------------------------------------------
+    def _check_ids(self, name: str, token_ids: Tensor, vocab_size: int) -> None:
+        if not isinstance(token_ids, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(token_ids).__name__}")
+        if token_ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"{name} must be int64 or int32 token ids, got dtype {token_ids.dtype}")
+        if token_ids.dim() != 2:
+            raise ValueError(f"{name} must have shape (B, length), got {tuple(token_ids.shape)}")
+        B, L = token_ids.shape
+        if B == 0 or L == 0:
+            raise ValueError(f"{name} is empty: shape {tuple(token_ids.shape)}")
+        if L > self.config.max_len:
+            raise ValueError(
+                f"{name} has length {L}, longer than max_len={self.config.max_len}")
+        low, high = int(token_ids.min()), int(token_ids.max())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(
+                f"{name} holds ids from {low} to {high}; expected 0 <= id < {vocab_size}")
+
+    # -- the two halves ---------------------------------------------------------------------
+    def encode(self, source_ids: Tensor, *, return_attention: bool = False) -> EncoderOutput:
+        """source_ids (B, S) -> memory (B, S, D), the source padding mask, encoder maps."""
+        self._check_ids("source_ids", source_ids, self.config.src_vocab_size)
+        source_mask = padding_mask(source_ids, self.config.pad_id)  # (B, S)
+        x = self.source_positions(self.source_embedding(source_ids))  # (B, S, D)
+        memory, maps = self.encoder(x, expand_padding_mask(source_mask),
+                                    return_attention=return_attention)
+        return EncoderOutput(memory, source_mask, maps)
+
+    def decode(self, target_ids: Tensor, encoded: EncoderOutput, *,
+               return_attention: bool = False) -> DecoderOutput:
+        """target_ids (B, T), the decoder input so far -> logits (B, T, V)."""
+        self._check_ids("target_ids", target_ids, self.config.tgt_vocab_size)
+        if not isinstance(encoded, EncoderOutput):
+            raise TypeError(f"encoded must be the EncoderOutput of encode(), "
+                            f"got {type(encoded).__name__}")
+        if target_ids.size(0) != encoded.memory.size(0):
+            raise ValueError(f"batch sizes differ: target_ids has {target_ids.size(0)} rows, "
+                             f"the encoded source {encoded.memory.size(0)}")
+        T = target_ids.size(1)
+        target_mask = padding_mask(target_ids, self.config.pad_id)  # (B, T)
+        self_mask = causal_mask(T, target_ids.device) & expand_padding_mask(target_mask)
+        cross_mask = expand_padding_mask(encoded.source_mask)  # (B, 1, 1, S)
+        x = self.target_positions(self.target_embedding(target_ids))  # (B, T, D)
+        x, self_maps, cross_maps = self.decoder(x, encoded.memory, self_mask, cross_mask,
+                                                return_attention=return_attention)
+        return DecoderOutput(self.output_projection(x), self_maps, cross_maps)  # (B, T, V)
+
+    def forward(self, source_ids: Tensor, target_ids: Tensor, *,
+                return_attention: bool = False) -> TransformerOutput:
+        """source_ids (B, S), target_ids (B, T) -> logits (B, T, V) [+ every attention map]."""
+        if (isinstance(source_ids, Tensor) and isinstance(target_ids, Tensor)
+                and source_ids.dim() == target_ids.dim() == 2
+                and source_ids.size(0) != target_ids.size(0)):
+            raise ValueError(f"batch sizes differ: source_ids has {source_ids.size(0)} rows, "
+                             f"target_ids {target_ids.size(0)}")
+        encoded = self.encode(source_ids, return_attention=return_attention)
+        decoded = self.decode(target_ids, encoded, return_attention=return_attention)
+        maps = None
+        if return_attention:
+            maps = AttentionMaps(encoded.attention, decoded.self_attention,
+                                 decoded.cross_attention)
+        return TransformerOutput(decoded.logits, maps)
+
+    def num_parameters(self) -> int:
+        """Trainable parameters, each shared (tied) matrix counted once."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
