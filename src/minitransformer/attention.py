@@ -1,7 +1,8 @@
 """Scaled dot-product attention and multi-head attention (Vaswani et al. 2017, section 3.2).
 
     Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
-    MultiHead(Q, K, V) = Concat(head_1, ..., head_H) W^O,  head_h = Attention(Q W^Q_h, K W^K_h, V W^V_h)
+    MultiHead(Q, K, V) = Concat(head_1, ..., head_H) W^O
+    head_h = Attention(Q W^Q_h, K W^K_h, V W^V_h)
 
 Masks are boolean with True = "this query may attend to this key" (see ``masks.py``).
 """
@@ -21,9 +22,7 @@ def _check_mask(mask: Tensor | None, scores_shape: torch.Size | tuple[int, ...])
     if not isinstance(mask, Tensor):
         raise TypeError(f"mask must be a boolean torch.Tensor or None, got {type(mask).__name__}")
     if mask.dtype != torch.bool:
-        raise TypeError(
-            f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}"
-        )
+        raise TypeError(f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}")
     try:
         broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
     except RuntimeError:
@@ -58,7 +57,9 @@ def scaled_dot_product_attention(
         if tensor.dim() < 2:
             raise ValueError(f"{name} must have at least 2 dimensions (..., length, width)")
     if q.size(-1) != k.size(-1):
-        raise ValueError(f"q and k must share their last dimension, got {q.size(-1)} and {k.size(-1)}")
+        raise ValueError(
+            f"q and k must share their last dimension, got {q.size(-1)} and {k.size(-1)}"
+        )
     if k.size(-2) != v.size(-2):
         raise ValueError(f"k and v must have the same length S, got {k.size(-2)} and {v.size(-2)}")
     scores_shape = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.size(-2), k.size(-2))
@@ -121,8 +122,11 @@ class MultiHeadAttention(nn.Module):
         (D -> 3D) product; cross-attention does the same for K and V."""
         if query is key and key is value:
             weight = torch.cat([self.w_q.weight, self.w_k.weight, self.w_v.weight])
-            bias = None if self.w_q.bias is None else torch.cat(
-                [self.w_q.bias, self.w_k.bias, self.w_v.bias])
+            bias = (
+                None
+                if self.w_q.bias is None
+                else torch.cat([self.w_q.bias, self.w_k.bias, self.w_v.bias])
+            )
             q, k, v = F.linear(query, weight, bias).chunk(3, dim=-1)
         elif key is value:
             q = self.w_q(query)

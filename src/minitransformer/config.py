@@ -39,8 +39,15 @@ class TransformerConfig:
     layer_norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
-        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "num_layers",
-                     "d_ff", "max_len"):
+        for name in (
+            "src_vocab_size",
+            "tgt_vocab_size",
+            "d_model",
+            "num_heads",
+            "num_layers",
+            "d_ff",
+            "max_len",
+        ):
             _check_positive_int(name, getattr(self, name))
         if self.d_model % self.num_heads:
             raise ValueError(
@@ -54,9 +61,7 @@ class TransformerConfig:
         if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout!r} must be a number in [0, 1)")
         if self.positional not in ("sinusoidal", "learned"):
-            raise ValueError(
-                f"positional={self.positional!r} must be 'sinusoidal' or 'learned'"
-            )
+            raise ValueError(f"positional={self.positional!r} must be 'sinusoidal' or 'learned'")
         if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
             raise ValueError(
                 f"share_embeddings=True needs one vocabulary, but src_vocab_size="
@@ -90,23 +95,46 @@ class TransformerConfig:
         """The paper's base model: D 512, H 8, N 6, F 2048, dropout 0.1, one shared vocabulary
         (37,000 byte-pair tokens for English-German) whose embedding is also the output
         projection."""
-        values = dict(src_vocab_size=vocab_size, tgt_vocab_size=vocab_size, d_model=512,
-                      num_heads=8, num_layers=6, d_ff=2048, dropout=0.1,
-                      share_embeddings=True, tie_output=True)
+        values = dict(
+            src_vocab_size=vocab_size,
+            tgt_vocab_size=vocab_size,
+            d_model=512,
+            num_heads=8,
+            num_layers=6,
+            d_ff=2048,
+            dropout=0.1,
+            share_embeddings=True,
+            tie_output=True,
+        )
         return cls(**{**values, **overrides})
 
     @classmethod
     def paper_big(cls, vocab_size: int = 37000, **overrides: Any) -> TransformerConfig:
         """The paper's big model: D 1024, H 16, N 6, F 4096, dropout 0.3, shared vocabulary."""
-        values = dict(src_vocab_size=vocab_size, tgt_vocab_size=vocab_size, d_model=1024,
-                      num_heads=16, num_layers=6, d_ff=4096, dropout=0.3,
-                      share_embeddings=True, tie_output=True)
+        values = dict(
+            src_vocab_size=vocab_size,
+            tgt_vocab_size=vocab_size,
+            d_model=1024,
+            num_heads=16,
+            num_layers=6,
+            d_ff=4096,
+            dropout=0.3,
+            share_embeddings=True,
+            tie_output=True,
+        )
         return cls(**{**values, **overrides})
 
     @classmethod
-    def small(cls, src_vocab_size: int, tgt_vocab_size: int, **overrides: Any
-              ) -> TransformerConfig:
+    def small(cls, src_vocab_size: int, tgt_vocab_size: int, **overrides: Any) -> TransformerConfig:
         """The book's model: D 64, H 4, N 2, F 256. Trains on a CPU in well under a minute."""
-        values = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
-                      d_model=64, num_heads=4, num_layers=2, d_ff=256, dropout=0.1, max_len=64)
+        values = dict(
+            src_vocab_size=src_vocab_size,
+            tgt_vocab_size=tgt_vocab_size,
+            d_model=64,
+            num_heads=4,
+            num_layers=2,
+            d_ff=256,
+            dropout=0.1,
+            max_len=64,
+        )
         return cls(**{**values, **overrides})

@@ -68,20 +68,29 @@ class ResidualLayerNorm(nn.Module):
 class EncoderLayer(nn.Module):
     """Self-attention, then feed-forward, each inside residual + LayerNorm."""
 
-    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
-                 norm_first: bool = False, layer_norm_eps: float = 1e-5) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        layer_norm_eps: float = 1e-5,
+    ) -> None:
         super().__init__()
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout)
         self.attention_block = ResidualLayerNorm(d_model, dropout, norm_first, layer_norm_eps)
         self.feed_forward_block = ResidualLayerNorm(d_model, dropout, norm_first, layer_norm_eps)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, *,
-                return_attention: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, x: Tensor, mask: Tensor | None = None, *, return_attention: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
         """x: (B, S, D); mask: bool broadcastable to (B, H, S, S), e.g. padding (B, 1, 1, S).
         Returns (B, S, D) and the self-attention weights (B, H, S, S) or None."""
         x, weights = self.attention_block(
-            x, lambda h: self.self_attention(h, h, h, mask, return_attention=return_attention))
+            x, lambda h: self.self_attention(h, h, h, mask, return_attention=return_attention)
+        )
         x, _ = self.feed_forward_block(x, lambda h: (self.feed_forward(h), None))
         return x, weights  # (B, S, D), (B, H, S, S) | None
 
@@ -90,21 +99,32 @@ class DecoderLayer(nn.Module):
     """Masked self-attention, encoder-decoder attention, then feed-forward, each inside
     residual + LayerNorm."""
 
-    def __init__(self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.1,
-                 norm_first: bool = False, layer_norm_eps: float = 1e-5) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        layer_norm_eps: float = 1e-5,
+    ) -> None:
         super().__init__()
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout)
         self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout)
-        self.self_attention_block = ResidualLayerNorm(d_model, dropout, norm_first,
-                                                      layer_norm_eps)
-        self.cross_attention_block = ResidualLayerNorm(d_model, dropout, norm_first,
-                                                       layer_norm_eps)
+        self.self_attention_block = ResidualLayerNorm(d_model, dropout, norm_first, layer_norm_eps)
+        self.cross_attention_block = ResidualLayerNorm(d_model, dropout, norm_first, layer_norm_eps)
         self.feed_forward_block = ResidualLayerNorm(d_model, dropout, norm_first, layer_norm_eps)
 
-    def forward(self, x: Tensor, memory: Tensor, self_mask: Tensor | None = None,
-                cross_mask: Tensor | None = None, *, return_attention: bool = False
-                ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    def forward(
+        self,
+        x: Tensor,
+        memory: Tensor,
+        self_mask: Tensor | None = None,
+        cross_mask: Tensor | None = None,
+        *,
+        return_attention: bool = False,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """x: (B, T, D) the target so far; memory: (B, S, D) the encoder's output.
 
         self_mask: broadcastable to (B, H, T, T), normally look-ahead AND target padding.
@@ -112,10 +132,13 @@ class DecoderLayer(nn.Module):
         Returns (B, T, D), self weights (B, H, T, T) and cross weights (B, H, T, S) (or None).
         """
         x, self_weights = self.self_attention_block(
-            x, lambda h: self.self_attention(h, h, h, self_mask,
-                                             return_attention=return_attention))
+            x, lambda h: self.self_attention(h, h, h, self_mask, return_attention=return_attention)
+        )
         x, cross_weights = self.cross_attention_block(
-            x, lambda h: self.cross_attention(h, memory, memory, cross_mask,
-                                              return_attention=return_attention))
+            x,
+            lambda h: self.cross_attention(
+                h, memory, memory, cross_mask, return_attention=return_attention
+            ),
+        )
         x, _ = self.feed_forward_block(x, lambda h: (self.feed_forward(h), None))
         return x, self_weights, cross_weights

@@ -17,7 +17,9 @@ from torch import Tensor
 
 def _check_token_ids(name: str, token_ids: Tensor) -> None:
     if not isinstance(token_ids, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(token_ids).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of token ids, got {type(token_ids).__name__}"
+        )
     if token_ids.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
         raise TypeError(f"{name} must hold integer token ids, got dtype {token_ids.dtype}")
 

@@ -49,14 +49,25 @@ class Encoder(nn.Module):
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            EncoderLayer(config.d_model, config.num_heads, config.d_ff, config.dropout,
-                         config.norm_first, config.layer_norm_eps)
-            for _ in range(config.num_layers))
-        self.final_norm = (nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
-                           if config.norm_first else nn.Identity())
+            EncoderLayer(
+                config.d_model,
+                config.num_heads,
+                config.d_ff,
+                config.dropout,
+                config.norm_first,
+                config.layer_norm_eps,
+            )
+            for _ in range(config.num_layers)
+        )
+        self.final_norm = (
+            nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+            if config.norm_first
+            else nn.Identity()
+        )
 
-    def forward(self, x: Tensor, mask: Tensor | None = None, *, return_attention: bool = False
-                ) -> tuple[Tensor, list[Tensor] | None]:
+    def forward(
+        self, x: Tensor, mask: Tensor | None = None, *, return_attention: bool = False
+    ) -> tuple[Tensor, list[Tensor] | None]:
         """x: (B, S, D) embedded source; mask broadcastable to (B, H, S, S)."""
         maps = []
         for layer in self.layers:
@@ -71,20 +82,37 @@ class Decoder(nn.Module):
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            DecoderLayer(config.d_model, config.num_heads, config.d_ff, config.dropout,
-                         config.norm_first, config.layer_norm_eps)
-            for _ in range(config.num_layers))
-        self.final_norm = (nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
-                           if config.norm_first else nn.Identity())
+            DecoderLayer(
+                config.d_model,
+                config.num_heads,
+                config.d_ff,
+                config.dropout,
+                config.norm_first,
+                config.layer_norm_eps,
+            )
+            for _ in range(config.num_layers)
+        )
+        self.final_norm = (
+            nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+            if config.norm_first
+            else nn.Identity()
+        )
 
-    def forward(self, x: Tensor, memory: Tensor, self_mask: Tensor | None = None,
-                cross_mask: Tensor | None = None, *, return_attention: bool = False
-                ) -> tuple[Tensor, list[Tensor] | None, list[Tensor] | None]:
+    def forward(
+        self,
+        x: Tensor,
+        memory: Tensor,
+        self_mask: Tensor | None = None,
+        cross_mask: Tensor | None = None,
+        *,
+        return_attention: bool = False,
+    ) -> tuple[Tensor, list[Tensor] | None, list[Tensor] | None]:
         """x: (B, T, D) embedded target; memory: (B, S, D)."""
         self_maps, cross_maps = [], []
         for layer in self.layers:
             x, self_weights, cross_weights = layer(
-                x, memory, self_mask, cross_mask, return_attention=return_attention)
+                x, memory, self_mask, cross_mask, return_attention=return_attention
+            )
             self_maps.append(self_weights)
             cross_maps.append(cross_weights)
         if not return_attention:
@@ -108,10 +136,14 @@ class Transformer(nn.Module):
         self.config = config
         D = config.d_model
         self.source_embedding = nn.Embedding(config.src_vocab_size, D)
-        self.target_embedding = (self.source_embedding if config.share_embeddings
-                                 else nn.Embedding(config.tgt_vocab_size, D))
-        positions = (PositionalEncoding if config.positional == "sinusoidal"
-                     else LearnedPositionalEmbedding)
+        self.target_embedding = (
+            self.source_embedding
+            if config.share_embeddings
+            else nn.Embedding(config.tgt_vocab_size, D)
+        )
+        positions = (
+            PositionalEncoding if config.positional == "sinusoidal" else LearnedPositionalEmbedding
+        )
         self.source_positions = positions(D, config.max_len, config.dropout)
         self.target_positions = positions(D, config.max_len, config.dropout)
         self.encoder = Encoder(config)
@@ -127,7 +159,7 @@ class Transformer(nn.Module):
         comparable to the positional encoding."""
         for name, parameter in self.named_parameters():
             if "embedding" in name:
-                nn.init.normal_(parameter, std=self.config.d_model ** -0.5)
+                nn.init.normal_(parameter, std=self.config.d_model**-0.5)
             elif parameter.dim() > 1:
                 nn.init.xavier_uniform_(parameter)
             elif name.endswith("bias") and "norm" not in name:
@@ -145,12 +177,12 @@ class Transformer(nn.Module):
         if B == 0 or L == 0:
             raise ValueError(f"{name} is empty: shape {tuple(token_ids.shape)}")
         if L > self.config.max_len:
-            raise ValueError(
-                f"{name} has length {L}, longer than max_len={self.config.max_len}")
+            raise ValueError(f"{name} has length {L}, longer than max_len={self.config.max_len}")
         low, high = int(token_ids.min()), int(token_ids.max())
         if low < 0 or high >= vocab_size:
             raise ValueError(
-                f"{name} holds ids from {low} to {high}; expected 0 <= id < {vocab_size}")
+                f"{name} holds ids from {low} to {high}; expected 0 <= id < {vocab_size}"
+            )
 
     # -- the two halves ---------------------------------------------------------------------
     def encode(self, source_ids: Tensor, *, return_attention: bool = False) -> EncoderOutput:
@@ -158,43 +190,54 @@ class Transformer(nn.Module):
         self._check_ids("source_ids", source_ids, self.config.src_vocab_size)
         source_mask = padding_mask(source_ids, self.config.pad_id)  # (B, S)
         x = self.source_positions(self.source_embedding(source_ids))  # (B, S, D)
-        memory, maps = self.encoder(x, expand_padding_mask(source_mask),
-                                    return_attention=return_attention)
+        memory, maps = self.encoder(
+            x, expand_padding_mask(source_mask), return_attention=return_attention
+        )
         return EncoderOutput(memory, source_mask, maps)
 
-    def decode(self, target_ids: Tensor, encoded: EncoderOutput, *,
-               return_attention: bool = False) -> DecoderOutput:
+    def decode(
+        self, target_ids: Tensor, encoded: EncoderOutput, *, return_attention: bool = False
+    ) -> DecoderOutput:
         """target_ids (B, T), the decoder input so far -> logits (B, T, V)."""
         self._check_ids("target_ids", target_ids, self.config.tgt_vocab_size)
         if not isinstance(encoded, EncoderOutput):
-            raise TypeError(f"encoded must be the EncoderOutput of encode(), "
-                            f"got {type(encoded).__name__}")
+            raise TypeError(
+                f"encoded must be the EncoderOutput of encode(), got {type(encoded).__name__}"
+            )
         if target_ids.size(0) != encoded.memory.size(0):
-            raise ValueError(f"batch sizes differ: target_ids has {target_ids.size(0)} rows, "
-                             f"the encoded source {encoded.memory.size(0)}")
+            raise ValueError(
+                f"batch sizes differ: target_ids has {target_ids.size(0)} rows, "
+                f"the encoded source {encoded.memory.size(0)}"
+            )
         T = target_ids.size(1)
         target_mask = padding_mask(target_ids, self.config.pad_id)  # (B, T)
         self_mask = causal_mask(T, target_ids.device) & expand_padding_mask(target_mask)
         cross_mask = expand_padding_mask(encoded.source_mask)  # (B, 1, 1, S)
         x = self.target_positions(self.target_embedding(target_ids))  # (B, T, D)
-        x, self_maps, cross_maps = self.decoder(x, encoded.memory, self_mask, cross_mask,
-                                                return_attention=return_attention)
+        x, self_maps, cross_maps = self.decoder(
+            x, encoded.memory, self_mask, cross_mask, return_attention=return_attention
+        )
         return DecoderOutput(self.output_projection(x), self_maps, cross_maps)  # (B, T, V)
 
-    def forward(self, source_ids: Tensor, target_ids: Tensor, *,
-                return_attention: bool = False) -> TransformerOutput:
+    def forward(
+        self, source_ids: Tensor, target_ids: Tensor, *, return_attention: bool = False
+    ) -> TransformerOutput:
         """source_ids (B, S), target_ids (B, T) -> logits (B, T, V) [+ every attention map]."""
-        if (isinstance(source_ids, Tensor) and isinstance(target_ids, Tensor)
-                and source_ids.dim() == target_ids.dim() == 2
-                and source_ids.size(0) != target_ids.size(0)):
-            raise ValueError(f"batch sizes differ: source_ids has {source_ids.size(0)} rows, "
-                             f"target_ids {target_ids.size(0)}")
+        if (
+            isinstance(source_ids, Tensor)
+            and isinstance(target_ids, Tensor)
+            and source_ids.dim() == target_ids.dim() == 2
+            and source_ids.size(0) != target_ids.size(0)
+        ):
+            raise ValueError(
+                f"batch sizes differ: source_ids has {source_ids.size(0)} rows, "
+                f"target_ids {target_ids.size(0)}"
+            )
         encoded = self.encode(source_ids, return_attention=return_attention)
         decoded = self.decode(target_ids, encoded, return_attention=return_attention)
         maps = None
         if return_attention:
-            maps = AttentionMaps(encoded.attention, decoded.self_attention,
-                                 decoded.cross_attention)
+            maps = AttentionMaps(encoded.attention, decoded.self_attention, decoded.cross_attention)
         return TransformerOutput(decoded.logits, maps)
 
     def num_parameters(self) -> int:

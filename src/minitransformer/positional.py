@@ -16,9 +16,7 @@ import torch
 from torch import Tensor, nn
 
 
-def sinusoidal_encoding(
-    length: int, d_model: int, *, dtype: torch.dtype = torch.float32
-) -> Tensor:
+def sinusoidal_encoding(length: int, d_model: int, *, dtype: torch.dtype = torch.float32) -> Tensor:
     """The (length, D) table of the paper: even dimensions sine, odd dimensions cosine.
 
     Dimension pair (2i, 2i+1) turns at the angular frequency 1 / 10000^(2i / D): fast for

@@ -56,19 +56,26 @@ class MultiHeadWeights:
     b_o: np.ndarray | None = None
 
 
-def weights_from_module(module) -> MultiHeadWeights:  # noqa: ANN001 (a MultiHeadAttention)
+def weights_from_module(module) -> MultiHeadWeights:  # module: a MultiHeadAttention
     """Copy a ``minitransformer.MultiHeadAttention``'s parameters into numpy, transposed to
     the x @ W convention, in float64."""
 
-    def matrix(linear) -> np.ndarray:  # noqa: ANN001
+    def matrix(linear) -> np.ndarray:
         return linear.weight.detach().double().numpy().T.copy()
 
-    def vector(linear) -> np.ndarray | None:  # noqa: ANN001
+    def vector(linear) -> np.ndarray | None:
         return None if linear.bias is None else linear.bias.detach().double().numpy().copy()
 
     return MultiHeadWeights(
-        matrix(module.w_q), matrix(module.w_k), matrix(module.w_v), matrix(module.w_o),
-        vector(module.w_q), vector(module.w_k), vector(module.w_v), vector(module.w_o))
+        matrix(module.w_q),
+        matrix(module.w_k),
+        matrix(module.w_v),
+        matrix(module.w_o),
+        vector(module.w_q),
+        vector(module.w_k),
+        vector(module.w_v),
+        vector(module.w_o),
+    )
 
 
 def _affine(x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -99,11 +106,11 @@ def multi_head_attention(
         columns = slice(h * d_head, (h + 1) * d_head)
         head_mask = None
         if mask is not None:
-            full = np.broadcast_to(
-                mask, (query.shape[0], num_heads, query.shape[1], key.shape[1]))
+            full = np.broadcast_to(mask, (query.shape[0], num_heads, query.shape[1], key.shape[1]))
             head_mask = full[:, h]
         out, w = scaled_dot_product_attention(
-            q_all[..., columns], k_all[..., columns], v_all[..., columns], head_mask)
+            q_all[..., columns], k_all[..., columns], v_all[..., columns], head_mask
+        )
         heads.append(out)  # (B, T, Dh)
         head_weights.append(w)  # (B, T, S)
     concat = np.concatenate(heads, axis=-1)  # (B, T, D)
