@@ -1,0 +1,123 @@
+"""Sphinx extension: the book renders offline, and plotly figures render in the HTML.
+
+What it does, and why (see ../shared/pitfalls.md):
+
+* Sets ``PLOTLY_RENDERER=notebook_connected`` and ``PYTHONWARNINGS=error:Glyph`` in the
+  environment of the *build only*. The kernels that execute the notebooks inherit them, so
+  plotly emits ``text/html`` (myst-nb can render it; the ``mystnb.unknown_mime_type`` warning
+  stays on as the guard) and a matplotlib "Glyph ... missing" warning is an error. Jupyter,
+  VS Code and Colab keep their own renderer: notebooks never name one.
+* Serves ONE copy of ``plotly.min.js`` (from the installed ``plotly`` package) and MathJax 3
+  (from the ``django-static-mathjax`` package) from the site's ``_static``; no CDN.
+* Removes the CDN ``<script>`` tags that plotly's renderer writes into every figure output and
+  adds ``plotly.min.js`` to exactly the pages that hold a plotly figure.
+* Fails the build (a warning under ``-W``) if any output still loads a script from the web.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+PLOTLY_JS = "plotly/plotly.min.js"
+MATHJAX_JS = "mathjax/tex-mml-chtml.js"
+
+# Script tags that plotly's notebook_connected renderer writes; each is replaced by nothing.
+_CDN_SCRIPTS = [
+    re.compile(r'<script type="module">\s*import\s+"https://cdn\.plot\.ly/[^"]*"\s*</script>'),
+    re.compile(r'<script[^>]*\ssrc="https://cdn\.plot\.ly/[^"]*"[^>]*>\s*</script>'),
+    re.compile(r'<script[^>]*\ssrc="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"'
+               r"[^>]*>\s*</script>"),
+]
+_REMOTE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\s(?:src|href)=["']?(?:https?:)?//""",
+                     re.IGNORECASE)
+_PLOTLY_DIV = 'class="plotly-graph-div"'
+
+
+def _set_kernel_environment() -> None:
+    os.environ["PLOTLY_RENDERER"] = "notebook_connected"
+    warnings = [w for w in os.environ.get("PYTHONWARNINGS", "").split(",") if w]
+    if "error:Glyph" not in warnings:
+        os.environ["PYTHONWARNINGS"] = ",".join([*warnings, "error:Glyph"])
+
+
+def _stage_static_files(app: Sphinx) -> None:
+    """Copy plotly.js and MathJax into a folder that Sphinx copies to ``_static``."""
+    import mathjax
+    import plotly
+
+    staging = Path(app.outdir).parent / ".offline_static"
+    plotly_src = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    mathjax_src = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    copies = {
+        plotly_src: staging / PLOTLY_JS,
+        mathjax_src / "tex-mml-chtml.js": staging / MATHJAX_JS,
+    }
+    for src, dst in copies.items():
+        if not dst.exists() or dst.stat().st_size != src.stat().st_size:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+    fonts = staging / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    if not fonts.exists():
+        shutil.copytree(mathjax_src / "output" / "chtml" / "fonts" / "woff-v2", fonts)
+    if str(staging) not in app.config.html_static_path:
+        app.config.html_static_path.append(str(staging))
+
+
+def _config_inited(app: Sphinx, config) -> None:
+    config.mathjax_path = MATHJAX_JS
+
+
+def _builder_inited(app: Sphinx) -> None:
+    if app.builder.format == "html":
+        _stage_static_files(app)
+
+
+def _clean_outputs(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    has_plotly = False
+    for node in doctree.findall(nodes.raw):
+        if "html" not in node.get("format", "").split():
+            continue
+        text = node.astext()
+        cleaned = text
+        for pattern in _CDN_SCRIPTS:
+            cleaned = pattern.sub("", cleaned)
+        if _PLOTLY_DIV in cleaned:
+            has_plotly = True
+        if _REMOTE.search(cleaned):
+            logger.warning(
+                "an output loads a file from the web (the book must work offline): %s",
+                _REMOTE.search(cleaned).group(0),
+                location=node,
+                type="book_offline",
+            )
+        if cleaned != text:
+            node.children = [nodes.Text(cleaned)]
+            node["rawsource"] = cleaned
+    pages = app.env.__dict__.setdefault("book_offline_plotly_pages", set())
+    if has_plotly:
+        pages.add(docname)
+    else:
+        pages.discard(docname)
+
+
+def _page_context(app: Sphinx, pagename: str, templatename: str, context, doctree) -> None:
+    if pagename in app.env.__dict__.get("book_offline_plotly_pages", set()):
+        app.add_js_file(PLOTLY_JS, priority=200)
+
+
+def setup(app: Sphinx) -> dict:
+    _set_kernel_environment()
+    app.connect("config-inited", _config_inited)
+    app.connect("builder-inited", _builder_inited)
+    app.connect("doctree-resolved", _clean_outputs)
+    app.connect("html-page-context", _page_context)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": False}

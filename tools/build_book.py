@@ -1,0 +1,46 @@
+"""Build the book into _build/html with warnings as errors (`make book` runs this).
+
+Usage: python tools/build_book.py [--all] [extra jupyter-book build options]
+
+Fails when the build warns, when a notebook cell fails, or when no site came out: jupyter-book
+2.x ignores _config.yml/_toc.yml and exits 0 having built nothing (../shared/pitfalls.md).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+
+
+def main(argv: list[str]) -> int:
+    jb_version = version("jupyter-book")
+    if int(jb_version.split(".")[0]) >= 2:
+        print(f"jupyter-book {jb_version} is installed; this book needs 1.x (see requirements.txt)")
+        return 2
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jupyter_book), "build", str(ROOT), "--warningiserror", "--keep-going", *argv]
+    print("+", " ".join(command), flush=True)
+    start = time.monotonic()
+    started_at = time.time()
+    result = subprocess.run(command, cwd=ROOT, check=False)
+    elapsed = time.monotonic() - start
+    if result.returncode:
+        print(f"book build FAILED (exit {result.returncode}) after {elapsed:.0f} s")
+        return result.returncode
+    index = HTML / "index.html"
+    pages = [p for p in HTML.rglob("*.html") if p.stat().st_mtime >= started_at - 1]
+    if not index.exists():
+        print(f"book build produced no {index.relative_to(ROOT)}: nothing was built")
+        return 1
+    print(f"book built in {elapsed:.0f} s: {HTML.relative_to(ROOT)} ({len(pages)} pages written)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
