@@ -34,11 +34,14 @@ MATHJAX_JS = "mathjax/tex-mml-chtml.js"
 _CDN_SCRIPTS = [
     re.compile(r'<script type="module">\s*import\s+"https://cdn\.plot\.ly/[^"]*"\s*</script>'),
     re.compile(r'<script[^>]*\ssrc="https://cdn\.plot\.ly/[^"]*"[^>]*>\s*</script>'),
-    re.compile(r'<script[^>]*\ssrc="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"'
-               r"[^>]*>\s*</script>"),
+    re.compile(
+        r'<script[^>]*\ssrc="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"'
+        r"[^>]*>\s*</script>"
+    ),
 ]
-_REMOTE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\s(?:src|href)=["']?(?:https?:)?//""",
-                     re.IGNORECASE)
+_REMOTE = re.compile(
+    r"""<(?:script|link|img|iframe)\b[^>]*\s(?:src|href)=["']?(?:https?:)?//""", re.IGNORECASE
+)
 _PLOTLY_DIV = 'class="plotly-graph-div"'
 
 

@@ -1,0 +1,69 @@
+"""Figures and widgets for the book. One style, no pyplot global state.
+
+A chapter starts with::
+
+    import minitransformer as mt
+    from minitransformer import viz
+    viz.setup()          # seed 0, Hangul font, plot defaults, missing glyph = error
+
+- matplotlib (return ``Figure``): :func:`attention_heatmap`, :func:`positional_heatmap`,
+  :func:`positional_curves`, :func:`training_curves`.
+- plotly, sliders that work in the static HTML (return ``go.Figure``):
+  :func:`attention_heatmap_plotly`, :func:`slider_heatmap`, :func:`positional_explorer`.
+- ipywidgets, need a kernel (return a widget box that shows a "needs a kernel" note in the
+  static HTML): :func:`live_attention_explorer`, :func:`live_positional_explorer`.
+"""
+
+from minitransformer.viz._style import (
+    HANGUL_FONT,
+    PLOTLY_FONT_FAMILY,
+    figure_png,
+    register_hangul_font,
+    setup,
+)
+from minitransformer.viz.interactive import (
+    attention_heatmap_plotly,
+    positional_explorer,
+    slider_heatmap,
+    unique_labels,
+)
+from minitransformer.viz.live import (
+    AttentionView,
+    attention_states,
+    live_attention_explorer,
+    live_note_html,
+    live_positional_explorer,
+    random_self_attention,
+    transformer_attention,
+)
+from minitransformer.viz.static import (
+    as_array,
+    attention_heatmap,
+    positional_curves,
+    positional_heatmap,
+    training_curves,
+)
+
+__all__ = [
+    "HANGUL_FONT",
+    "PLOTLY_FONT_FAMILY",
+    "AttentionView",
+    "as_array",
+    "attention_heatmap",
+    "attention_heatmap_plotly",
+    "attention_states",
+    "figure_png",
+    "live_attention_explorer",
+    "live_note_html",
+    "live_positional_explorer",
+    "positional_curves",
+    "positional_explorer",
+    "positional_heatmap",
+    "random_self_attention",
+    "register_hangul_font",
+    "setup",
+    "slider_heatmap",
+    "training_curves",
+    "transformer_attention",
+    "unique_labels",
+]

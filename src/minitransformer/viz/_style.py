@@ -1,0 +1,136 @@
+"""The book's one figure style, the Hangul font, and the chapter setup call."""
+
+from __future__ import annotations
+
+import io
+import random
+import warnings
+from importlib.util import find_spec
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+# NanumGothic arrives with `pip install koreanize-matplotlib`: no system font is needed.
+HANGUL_FONT = "NanumGothic"
+MPL_FONT_FAMILY = [HANGUL_FONT, "DejaVu Sans"]
+# Plotly text is drawn by the reader's browser: name fonts most systems have, Korean ones first.
+PLOTLY_FONT_FAMILY = (
+    '"Noto Sans KR", "Noto Sans CJK KR", "NanumGothic", "Nanum Gothic", "Malgun Gothic", '
+    '"Apple SD Gothic Neo", "Open Sans", "Helvetica Neue", Arial, sans-serif'
+)
+PROBABILITY_COLORSCALE = "Viridis"  # plotly; matplotlib: "viridis"
+PROBABILITY_CMAP = "viridis"
+SIGNED_CMAP = "RdBu_r"  # values in [-1, 1], e.g. positional encodings
+PNG_DPI = 110
+
+
+def hangul_font_path() -> Path:
+    """Path of NanumGothic.ttf inside the installed koreanize-matplotlib package."""
+    spec = find_spec("koreanize_matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "koreanize-matplotlib is not installed: `pip install -r requirements.txt`"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / "NanumGothic.ttf"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing from koreanize-matplotlib")
+    return path
+
+
+def register_hangul_font() -> str:
+    """Make NanumGothic known to matplotlib's font manager (idempotent); returns its name."""
+    names = {entry.name for entry in font_manager.fontManager.ttflist}
+    if HANGUL_FONT not in names:
+        font_manager.fontManager.addfont(str(hangul_font_path()))
+    return HANGUL_FONT
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A pyplot-free Figure (no global state) with the Hangul font registered."""
+    register_hangul_font()
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def finish(fig: Figure) -> Figure:
+    """Lay the figure out now, so a missing glyph is reported in the cell that drew it."""
+    fig.draw_without_rendering()
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    return buffer.getvalue()
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency of the package
+        return
+    torch.manual_seed(seed)
+
+
+def _plotly_template():
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    template = go.layout.Template(pio.templates["plotly_white"])
+    template.layout.font = dict(family=PLOTLY_FONT_FAMILY, size=13, color="#222222")
+    template.layout.paper_bgcolor = "white"
+    template.layout.plot_bgcolor = "white"
+    template.layout.colorway = [
+        "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
+    ]  # fmt: skip
+    return template
+
+
+def setup(seed: int = 0) -> None:
+    """The one setup call at the top of every chapter.
+
+    - seeds Python's ``random``, NumPy and torch with ``seed``;
+    - registers the bundled Hangul font (NanumGothic) and makes it matplotlib's default font;
+    - turns matplotlib's "Glyph ... missing" warning into an error, so a figure that would
+      draw boxes instead of Hangul fails the cell (and the book build);
+    - sets the book's plot defaults: matplotlib rcParams (font, colour map, dpi) and a plotly
+      template named ``"book"`` (Korean font list, white card that stays legible in dark mode);
+    - in IPython, displays a bare ``matplotlib.figure.Figure`` as a PNG.
+    Changing global defaults is this function's job and no other helper's.
+    """
+    _seed_everything(seed)
+    register_hangul_font()
+    matplotlib.rcParams.update(
+        {
+            "font.family": MPL_FONT_FAMILY,
+            "axes.unicode_minus": False,  # NanumGothic has no U+2212 minus sign
+            "image.cmap": PROBABILITY_CMAP,
+            "figure.dpi": PNG_DPI,
+            "savefig.dpi": PNG_DPI,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
+    warnings.filterwarnings("error", message="Glyph", category=UserWarning)
+
+    import plotly.io as pio
+
+    pio.templates["book"] = _plotly_template()
+    pio.templates.default = "book"
+    _register_ipython_figure_formatter()
+
+
+def _register_ipython_figure_formatter() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(Figure, figure_png)

@@ -1,0 +1,235 @@
+"""plotly figures whose sliders work in the static HTML: every state is precomputed.
+
+Each helper returns a ``plotly.graph_objects.Figure``. Token axes use unique labels
+(``"0:the"``) because plotly merges repeated category labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from minitransformer.viz._style import PLOTLY_FONT_FAMILY, PROBABILITY_COLORSCALE
+from minitransformer.viz.static import _check_tokens, as_array
+
+_DECIMALS = 4  # rounding keeps pages small; a weight of 0.00005 is drawn as 0 anyway
+
+
+def unique_labels(tokens: Sequence[Any]) -> list[str]:
+    """``["the", "cat", "the"]`` -> ``["0:the", "1:cat", "2:the"]``."""
+    return [f"{index}:{token}" for index, token in enumerate(tokens)]
+
+
+def _layout(fig: go.Figure, *, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.0, xanchor="left"),
+        height=height,
+        margin=dict(l=70, r=30, t=60 if title else 30, b=40),
+        font=dict(family=PLOTLY_FONT_FAMILY, size=13, color="#222222"),
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def _rounded(array: np.ndarray) -> list:
+    return np.round(array, _DECIMALS).tolist()
+
+
+def attention_heatmap_plotly(
+    weights: Any,
+    query_tokens: Sequence[str],
+    key_tokens: Sequence[str],
+    *,
+    title: str = "",
+    zmax: float = 1.0,
+    colorscale: str = PROBABILITY_COLORSCALE,
+    annotate: bool | None = None,
+    height: int | None = None,
+) -> go.Figure:
+    """One head's weights, shape (T, S), as a hoverable plotly heatmap on the range [0, zmax]."""
+    weights = as_array(weights, 2, "weights")
+    queries, keys = _check_tokens(weights, query_tokens, key_tokens)
+    return slider_heatmap(
+        [weights], ["-"], keys, queries, title=title, zmax=zmax, colorscale=colorscale,
+        annotate=annotate, height=height,
+    )  # fmt: skip
+
+
+def slider_heatmap(
+    states: Sequence[Any],
+    labels: Sequence[Any],
+    x_tokens: Sequence[str],
+    y_tokens: Sequence[str],
+    *,
+    title: str = "",
+    slider_name: str = "state",
+    x_title: str = "key",
+    y_title: str = "query",
+    zmin: float = 0.0,
+    zmax: float | None = 1.0,
+    colorscale: str = PROBABILITY_COLORSCALE,
+    annotate: bool | None = None,
+    active: int = 0,
+    height: int | None = None,
+) -> go.Figure:
+    """A heatmap with its own slider over precomputed states (no kernel needed).
+
+    ``states``: a list of 2-D arrays, all of shape (len(y_tokens), len(x_tokens)), e.g. one
+    per layer, head, temperature, training step or decoding step; ``labels``: one slider
+    label per state. Colours are fixed to [zmin, zmax] (probabilities: [0, 1]); with
+    ``zmax=None`` the range is the min/max over every state, so frames still compare.
+    A single state draws no slider.
+    """
+    arrays = [as_array(state, 2, f"states[{i}]") for i, state in enumerate(states)]
+    if not arrays:
+        raise ValueError("slider_heatmap needs at least one state")
+    if len(labels) != len(arrays):
+        raise ValueError(f"{len(arrays)} states but {len(labels)} labels")
+    for i, array in enumerate(arrays):
+        if array.shape != (len(y_tokens), len(x_tokens)):
+            raise ValueError(
+                f"states[{i}] has shape {array.shape}, expected (len(y_tokens), len(x_tokens))"
+                f" = ({len(y_tokens)}, {len(x_tokens)})"
+            )
+    if not 0 <= active < len(arrays):
+        raise ValueError(f"active={active} is outside 0..{len(arrays) - 1}")
+    if zmax is None:
+        zmin = float(min(a.min() for a in arrays))
+        zmax = float(max(a.max() for a in arrays))
+    xs, ys = unique_labels(x_tokens), unique_labels(y_tokens)
+    if annotate is None:
+        annotate = len(xs) <= 12 and len(ys) <= 12
+    heatmap = go.Heatmap(
+        z=_rounded(arrays[active]),
+        x=xs,
+        y=ys,
+        zmin=zmin,
+        zmax=zmax,
+        colorscale=colorscale,
+        colorbar=dict(thickness=14),
+        hovertemplate=f"{y_title} %{{y}}<br>{x_title} %{{x}}<br>%{{z:.3f}}<extra></extra>",
+        texttemplate="%{z:.2f}" if annotate else None,
+        textfont=dict(size=11),
+    )
+    fig = go.Figure(heatmap)
+    fig.update_xaxes(title_text=x_title, type="category", tickangle=-45 if len(xs) > 8 else 0)
+    fig.update_yaxes(title_text=y_title, type="category", autorange="reversed")
+    if height is None:
+        height = int(min(max(260 + 28 * len(ys), 360), 760)) + (70 if len(arrays) > 1 else 0)
+    _layout(fig, title=title, height=height)
+    if len(arrays) > 1:
+        steps = [
+            dict(method="restyle", label=str(label), args=[{"z": [_rounded(array)]}, [0]])
+            for label, array in zip(labels, arrays, strict=True)
+        ]
+        fig.update_layout(
+            sliders=[
+                dict(
+                    active=active,
+                    currentvalue=dict(prefix=f"{slider_name}: "),
+                    pad=dict(t=50),
+                    steps=steps,
+                )
+            ]
+        )
+    return fig
+
+
+def positional_explorer(
+    d_models: Sequence[int] = (16, 32, 64, 128),
+    *,
+    length: int = 50,
+    position: int = 10,
+    dimension: int = 0,
+    title: str = "Sinusoidal positional encoding",
+) -> go.Figure:
+    """Three sliders over precomputed encodings: D (d_model), position and dimension.
+
+    Left: the encoding matrix PE (positions x dimensions) for the chosen D. Middle: the vector
+    PE(pos, :) that is added to the embedding at the chosen position. Right: PE(:, i), one
+    dimension over every position (even i: sine, odd i: cosine; low i turn fast, high i slow).
+    Each D has its own three traces; the D slider shows one set, the others restyle all sets.
+    """
+    from minitransformer.positional import sinusoidal_encoding
+
+    d_models = [int(d) for d in d_models]
+    if not d_models or any(d <= 0 or d % 2 for d in d_models):
+        raise ValueError(f"d_models must be positive even integers, got {d_models}")
+    if not 0 <= position < length:
+        raise ValueError(f"position={position} is outside 0..{length - 1}")
+    max_d = max(d_models)
+    if not 0 <= dimension < max_d:
+        raise ValueError(f"dimension={dimension} is outside 0..{max_d - 1}")
+    tables = {d: as_array(sinusoidal_encoding(length, d)) for d in d_models}
+    fig = make_subplots(
+        rows=1, cols=3, column_widths=[0.42, 0.29, 0.29], horizontal_spacing=0.08,
+        subplot_titles=("PE matrix", "PE(pos, :) at one position", "PE(:, i) for one dimension"),
+    )  # fmt: skip
+
+    def column(table: np.ndarray, i: int) -> list:
+        return _rounded(table[:, i]) if i < table.shape[1] else []
+
+    first = d_models[-1]
+    for d in d_models:
+        table, visible = tables[d], d == first
+        fig.add_trace(
+            go.Heatmap(z=_rounded(table), zmin=-1, zmax=1, colorscale="RdBu_r", visible=visible,
+                       colorbar=dict(thickness=12, x=0.36), name=f"D={d}",
+                       hovertemplate="pos %{y}, i %{x}: %{z:.3f}<extra></extra>"),
+            row=1, col=1,
+        )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(x=list(range(d)), y=_rounded(table[position]), mode="lines+markers",
+                       marker=dict(size=4), visible=visible, name=f"PE(pos, :) D={d}"),
+            row=1, col=2,
+        )  # fmt: skip
+        fig.add_trace(
+            go.Scatter(x=list(range(length)), y=column(table, dimension), mode="lines",
+                       visible=visible, name=f"PE(:, i) D={d}"),
+            row=1, col=3,
+        )  # fmt: skip
+    n = len(d_models)
+    row_ids, col_ids = list(range(1, 3 * n, 3)), list(range(2, 3 * n, 3))
+    d_steps = [
+        dict(method="restyle", label=str(d),
+             args=[{"visible": [d == other for other in d_models for _ in range(3)]}])
+        for d in d_models
+    ]  # fmt: skip
+    pos_steps = [
+        dict(method="restyle", label=str(p),
+             args=[{"y": [_rounded(tables[d][p]) for d in d_models]}, row_ids])
+        for p in range(length)
+    ]  # fmt: skip
+    dim_steps = [
+        dict(method="restyle", label=str(i),
+             args=[{"y": [column(tables[d], i) for d in d_models]}, col_ids])
+        for i in range(max_d)
+    ]  # fmt: skip
+    fig.update_layout(
+        showlegend=False,
+        sliders=[
+            dict(active=n - 1, currentvalue=dict(prefix="D (d_model): "), steps=d_steps,
+                 x=0.0, len=0.3, y=-0.12, pad=dict(t=10)),
+            dict(active=position, currentvalue=dict(prefix="position pos: "), steps=pos_steps,
+                 x=0.34, len=0.3, y=-0.12, pad=dict(t=10)),
+            dict(active=dimension, currentvalue=dict(prefix="dimension i: "), steps=dim_steps,
+                 x=0.68, len=0.32, y=-0.12, pad=dict(t=10)),
+        ],
+    )  # fmt: skip
+    fig.update_yaxes(autorange="reversed", title_text="position pos", row=1, col=1)
+    fig.update_xaxes(title_text="dimension i", row=1, col=1)
+    fig.update_xaxes(title_text="dimension i", row=1, col=2)
+    fig.update_yaxes(range=[-1.1, 1.1], row=1, col=2)
+    fig.update_xaxes(title_text="position pos", row=1, col=3)
+    fig.update_yaxes(range=[-1.1, 1.1], row=1, col=3)
+    _layout(fig, title=title, height=520)
+    fig.update_layout(margin=dict(b=150))
+    return fig
+
+
+__all__ = ["attention_heatmap_plotly", "positional_explorer", "slider_heatmap", "unique_labels"]
