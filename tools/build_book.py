@@ -8,6 +8,8 @@ Fails when the build warns, when a notebook cell fails, or when no site came out
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +18,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
+CACHE = ROOT / "_build" / ".jupyter_cache"
+STAMP = ROOT / "_build" / ".inputs.sha256"
+# jupyter-cache keys a notebook on its own code cells only. The outputs also depend on these,
+# so when any of them changes every notebook is executed again.
+INPUTS = ["src/minitransformer", "book/_ext", "requirements.txt", "_config.yml"]
+
+
+def inputs_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in INPUTS:
+        path = ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if "__pycache__" in file.parts or file.suffix == ".pyc":
+                continue
+            digest.update(file.relative_to(ROOT).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def main(argv: list[str]) -> int:
@@ -24,6 +44,13 @@ def main(argv: list[str]) -> int:
         print(f"jupyter-book {jb_version} is installed; this book needs 1.x (see requirements.txt)")
         return 2
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    fingerprint = inputs_fingerprint()
+    if not STAMP.exists() or STAMP.read_text().strip() != fingerprint:
+        if CACHE.exists() or HTML.exists():
+            print("package, extension or config changed: executing every notebook again")
+        shutil.rmtree(CACHE, ignore_errors=True)
+        if "--all" not in argv:
+            argv = [*argv, "--all"]
     command = [str(jupyter_book), "build", str(ROOT), "--warningiserror", "--keep-going", *argv]
     print("+", " ".join(command), flush=True)
     start = time.monotonic()
@@ -33,6 +60,7 @@ def main(argv: list[str]) -> int:
     if result.returncode:
         print(f"book build FAILED (exit {result.returncode}) after {elapsed:.0f} s")
         return result.returncode
+    STAMP.write_text(fingerprint + "\n")
     index = HTML / "index.html"
     pages = [p for p in HTML.rglob("*.html") if p.stat().st_mtime >= started_at - 1]
     if not index.exists():

@@ -105,6 +105,9 @@ def _clean_outputs(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         if cleaned != text:
             node.children = [nodes.Text(cleaned)]
             node["rawsource"] = cleaned
+    # myst-nb would embed the saved ipywidgets state (~160 kB of dead widgets) in the page.
+    nb_metadata = getattr(app.env, "nb_metadata", {}).get(docname, {})
+    nb_metadata.get("js_files", {}).pop("ipywidgets_state", None)
     pages = app.env.__dict__.setdefault("book_offline_plotly_pages", set())
     if has_plotly:
         pages.add(docname)

@@ -150,8 +150,8 @@ def positional_explorer(
 ) -> go.Figure:
     """Three sliders over precomputed encodings: D (d_model), position and dimension.
 
-    Left: the encoding matrix PE (positions x dimensions) for the chosen D. Middle: the vector
-    PE(pos, :) that is added to the embedding at the chosen position. Right: PE(:, i), one
+    Top: the encoding matrix PE (positions x dimensions) for the chosen D. Bottom left: the vector
+    PE(pos, :) that is added to the embedding at the chosen position. Bottom right: PE(:, i), one
     dimension over every position (even i: sine, odd i: cosine; low i turn fast, high i slow).
     Each D has its own three traces; the D slider shows one set, the others restyle all sets.
     """
@@ -167,8 +167,10 @@ def positional_explorer(
         raise ValueError(f"dimension={dimension} is outside 0..{max_d - 1}")
     tables = {d: as_array(sinusoidal_encoding(length, d)) for d in d_models}
     fig = make_subplots(
-        rows=1, cols=3, column_widths=[0.42, 0.29, 0.29], horizontal_spacing=0.08,
-        subplot_titles=("PE matrix", "PE(pos, :) at one position", "PE(:, i) for one dimension"),
+        rows=2, cols=2, specs=[[{"colspan": 2}, None], [{}, {}]], row_heights=[0.55, 0.45],
+        vertical_spacing=0.16, horizontal_spacing=0.1,
+        subplot_titles=("PE matrix: positions x dimensions", "PE(pos, :) at the chosen position",
+                        "PE(:, i) for the chosen dimension"),
     )  # fmt: skip
 
     def column(table: np.ndarray, i: int) -> list:
@@ -179,19 +181,19 @@ def positional_explorer(
         table, visible = tables[d], d == first
         fig.add_trace(
             go.Heatmap(z=_rounded(table), zmin=-1, zmax=1, colorscale="RdBu_r", visible=visible,
-                       colorbar=dict(thickness=12, x=0.36), name=f"D={d}",
+                       colorbar=dict(thickness=12, y=1.0, yanchor="top", len=0.5), name=f"D={d}",
                        hovertemplate="pos %{y}, i %{x}: %{z:.3f}<extra></extra>"),
             row=1, col=1,
         )  # fmt: skip
         fig.add_trace(
             go.Scatter(x=list(range(d)), y=_rounded(table[position]), mode="lines+markers",
                        marker=dict(size=4), visible=visible, name=f"PE(pos, :) D={d}"),
-            row=1, col=2,
+            row=2, col=1,
         )  # fmt: skip
         fig.add_trace(
             go.Scatter(x=list(range(length)), y=column(table, dimension), mode="lines",
                        visible=visible, name=f"PE(:, i) D={d}"),
-            row=1, col=3,
+            row=2, col=2,
         )  # fmt: skip
     n = len(d_models)
     row_ids, col_ids = list(range(1, 3 * n, 3)), list(range(2, 3 * n, 3))
@@ -210,25 +212,27 @@ def positional_explorer(
              args=[{"y": [column(tables[d], i) for d in d_models]}, col_ids])
         for i in range(max_d)
     ]  # fmt: skip
+    hidden = dict(color="rgba(0,0,0,0)", size=8)  # too many steps to label: show the value
+    slider = dict(x=0.0, len=1.0, yanchor="top", pad=dict(t=0, b=0), font=hidden, ticklen=3)
     fig.update_layout(
         showlegend=False,
         sliders=[
-            dict(active=n - 1, currentvalue=dict(prefix="D (d_model): "), steps=d_steps,
-                 x=0.0, len=0.3, y=-0.12, pad=dict(t=10)),
-            dict(active=position, currentvalue=dict(prefix="position pos: "), steps=pos_steps,
-                 x=0.34, len=0.3, y=-0.12, pad=dict(t=10)),
-            dict(active=dimension, currentvalue=dict(prefix="dimension i: "), steps=dim_steps,
-                 x=0.68, len=0.32, y=-0.12, pad=dict(t=10)),
+            dict(slider, active=n - 1, steps=d_steps, y=-0.1,
+                 currentvalue=dict(prefix="D (d_model): ", font=dict(color="#222222", size=13))),
+            dict(slider, active=position, steps=pos_steps, y=-0.24,
+                 currentvalue=dict(prefix="position pos: ", font=dict(color="#222222", size=13))),
+            dict(slider, active=dimension, steps=dim_steps, y=-0.38,
+                 currentvalue=dict(prefix="dimension i: ", font=dict(color="#222222", size=13))),
         ],
     )  # fmt: skip
     fig.update_yaxes(autorange="reversed", title_text="position pos", row=1, col=1)
     fig.update_xaxes(title_text="dimension i", row=1, col=1)
-    fig.update_xaxes(title_text="dimension i", row=1, col=2)
-    fig.update_yaxes(range=[-1.1, 1.1], row=1, col=2)
-    fig.update_xaxes(title_text="position pos", row=1, col=3)
-    fig.update_yaxes(range=[-1.1, 1.1], row=1, col=3)
-    _layout(fig, title=title, height=520)
-    fig.update_layout(margin=dict(b=150))
+    fig.update_xaxes(title_text="dimension i", row=2, col=1)
+    fig.update_yaxes(range=[-1.1, 1.1], row=2, col=1)
+    fig.update_xaxes(title_text="position pos", row=2, col=2)
+    fig.update_yaxes(range=[-1.1, 1.1], row=2, col=2)
+    _layout(fig, title=title, height=860)
+    fig.update_layout(margin=dict(b=250))
     return fig
 
 

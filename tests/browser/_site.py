@@ -1,0 +1,43 @@
+"""Where the built book is and which pages it has (shared by conftest and the tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static", "_panels_static"}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def built_pages() -> list[str]:
+    """Every HTML page of the built site, as paths relative to _build/html."""
+    if not (SITE / "index.html").exists():
+        return []
+    pages = []
+    for path in sorted(SITE.rglob("*.html")):
+        relative = path.relative_to(SITE)
+        if relative.parts[0] not in SKIP_DIRS:
+            pages.append(relative.as_posix())
+    return pages
+
+
+def notebook_pages() -> set[str]:
+    """Pages built from a notebook: these carry the Binder / Colab / Live Code launch menu."""
+    return {page for page in built_pages() if (ROOT / page).with_suffix(".ipynb").exists()}
+
+
+def book_config() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))

@@ -1,0 +1,110 @@
+"""Serve the built book on 127.0.0.1 and drive Debian's Chromium with Playwright.
+
+Run after `make book`:  pytest -m browser
+Environment: CHROMIUM (default /usr/bin/chromium or the first `chromium` on PATH).
+Every request to another host is aborted and recorded; a page that needs one fails.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from _site import CHROMIUM_ARGS, SITE, built_pages
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "page_path" in metafunc.fixturenames:
+        pages = built_pages() or ["(site not built: run `make book`)"]
+        metafunc.parametrize("page_path", pages, ids=pages)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url() -> Iterator[str]:
+    if not (SITE / "index.html").exists():
+        pytest.fail(f"{SITE}/index.html is missing: build the book first (`make book`)")
+    handler = functools.partial(_QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _chromium() -> str:
+    path = os.environ.get("CHROMIUM") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+    )
+    if not path:
+        pytest.fail("Debian's chromium is not installed: run `make system-deps`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class PageProbe:
+    """A fresh page that records console errors and every request to another host."""
+
+    def __init__(self, context) -> None:
+        self.page = context.new_page()
+        self.errors: list[str] = []
+        self.blocked: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+
+@pytest.fixture(scope="session")
+def context(browser, site_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    blocked: list[str] = []
+
+    def route(route_, request) -> None:
+        host = urlsplit(request.url).hostname
+        if request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            route_.continue_()
+        else:
+            blocked.append(request.url)
+            route_.abort()
+
+    context.route("**/*", route)
+    context.blocked_requests = blocked
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def probe(context) -> Iterator[PageProbe]:
+    context.blocked_requests.clear()
+    probe = PageProbe(context)
+    probe.blocked = context.blocked_requests
+    yield probe
+    probe.page.close()

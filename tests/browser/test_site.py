@@ -1,0 +1,140 @@
+"""What a reader sees: every page of the built book, in headless Chromium, with no network."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from _site import SCREENSHOTS, book_config, built_pages, notebook_pages
+
+pytestmark = pytest.mark.browser
+
+# Console errors that are not ours, each with the reason it is allowed.
+ALLOWED_CONSOLE_ERRORS = {
+    # sphinx-thebe 0.3.1 writes its inline configuration script twice on notebook pages; the
+    # second copy fails to redeclare a `const`. Harmless: the first copy already set it.
+    r"Identifier 'THEBE_JS_URL' has already been declared": "sphinx-thebe 0.3.1 duplicate",
+}
+
+PLOTLY_STATE = """(el) => JSON.stringify([
+    el.data.map(t => [t.z, t.y, t.visible]),
+    el.querySelector('.cartesianlayer') ? el.querySelector('.cartesianlayer').innerHTML.length : 0,
+    Array.from(el.querySelectorAll('.cartesianlayer image, .cartesianlayer path.js-line'))
+        .map(n => (n.getAttribute('href') || n.getAttribute('d') || '').length + ':' +
+                  (n.getAttribute('href') || n.getAttribute('d') || '').slice(-80)),
+])"""
+
+
+def _unexpected(errors: list[str]) -> list[str]:
+    return [e for e in errors if not any(re.search(p, e) for p in ALLOWED_CONSOLE_ERRORS)]
+
+
+def _open(probe, site_url: str, page_path: str):
+    page = probe.page
+    response = page.goto(site_url + page_path, wait_until="load")
+    assert response is not None and response.ok, f"{page_path}: HTTP {response and response.status}"
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def _check_plotly(page, page_path: str) -> int:
+    """Every plotly figure has data and a drawn plot; every slider changes what is drawn."""
+    figures = page.locator(".plotly-graph-div")
+    moved = 0
+    for index in range(figures.count()):
+        figure = figures.nth(index)
+        figure.scroll_into_view_if_needed()
+        info = figure.evaluate(
+            """(el) => ({
+                traces: (el.data || []).length,
+                drawn: el.querySelectorAll('.main-svg').length > 0 && !!el._fullLayout,
+                marks: el.querySelectorAll('.cartesianlayer .plot > *, .heatmaplayer image').length,
+                sliders: (el.layout && el.layout.sliders || []).map(s => [s.steps.length,
+                                                                       s.active || 0]),
+            })"""
+        )
+        where = f"{page_path} plotly figure {index}"
+        assert info["traces"] > 0, f"{where} has no data"
+        assert info["drawn"] and info["marks"] > 0, f"{where} was not drawn"
+        rails = figure.locator(".slider-rail-touch-rect")
+        assert rails.count() == len(info["sliders"]), f"{where}: slider not drawn"
+        for slider, (steps, active) in enumerate(info["sliders"]):
+            before = figure.evaluate(PLOTLY_STATE)
+            box = rails.nth(slider).bounding_box()
+            assert box is not None, f"{where}: slider {slider} has no box"
+            target = 0.97 if active < steps / 2 else 0.03  # the far end from the active step
+            page.mouse.click(box["x"] + target * box["width"], box["y"] + box["height"] / 2)
+            page.wait_for_timeout(150)
+            after = figure.evaluate(PLOTLY_STATE)
+            assert after != before, f"{where}: moving slider {slider} changed nothing"
+            moved += 1
+    return moved
+
+
+def test_every_page(probe, site_url, page_path):
+    """Loads offline, no console errors, plotly figures drawn and sliders alive, screenshots."""
+    page = _open(probe, site_url, page_path)
+    assert page.locator("body").inner_text().strip(), f"{page_path} is empty"
+    _check_plotly(page, page_path)
+    # No ipywidgets control is rendered in the static page (it would look alive and be dead).
+    widgets = page.locator(".jupyter-widgets, .widget-slider, .widget-text, .widget-dropdown")
+    assert widgets.count() == 0, f"{page_path} renders an ipywidgets control without a kernel"
+    for note in page.locator(".live-only-note").all():
+        assert note.is_visible() and "needs a running Python kernel" in note.inner_text()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = page_path.replace("/", "__").removesuffix(".html")
+    for mode in ("light", "dark"):
+        page.emulate_media(color_scheme=mode)
+        page.wait_for_timeout(100)
+        theme = page.evaluate("() => document.documentElement.dataset.theme")
+        if page.locator(".theme-switch-button").count():  # index.html is only a redirect
+            assert theme == mode, f"{page_path}: asked for {mode} mode, page shows {theme!r}"
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.{mode}.png"), full_page=True)
+    assert not probe.blocked, f"{page_path} needs the network: {probe.blocked}"
+    assert not _unexpected(probe.errors), f"{page_path} console errors: {probe.errors}"
+
+
+def test_sliders_page_proves_the_machinery(probe, site_url):
+    """The frame's demo page has working sliders and marked live-only explorers."""
+    page = _open(probe, site_url, "book/sliders.html")
+    assert _check_plotly(page, "book/sliders.html") >= 3
+    notes = page.locator(".live-only-note")
+    assert notes.count() == 2
+    assert "Binder" in notes.first.inner_text()
+    images = page.locator(".cell_output img")
+    assert images.count() >= 1  # the matplotlib figure with Hangul labels
+    assert page.locator("mjx-container").count() >= 1  # MathJax rendered, from _static
+    assert page.locator("details.solution, .solution").count() >= 1  # hidden solutions
+
+
+def test_launch_menu_links_to_the_configured_repository(probe, site_url):
+    config = book_config()
+    repo = config["repository"]["url"].rstrip("/").removeprefix("https://github.com/")
+    branch = config["repository"]["branch"]
+    pages = sorted(notebook_pages())
+    assert pages, "no page is built from a notebook, so no launch menu can be checked"
+    for page_path in pages:
+        page = _open(probe, site_url, page_path)
+        hrefs = page.eval_on_selector_all(
+            ".dropdown-launch-buttons a, .launch-buttons a, a.btn", "els => els.map(e => e.href)"
+        )
+        source = page_path.removesuffix(".html") + ".ipynb"
+        binder = f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath="
+        colab = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{source}"
+        assert any(h.startswith(binder) and source in h for h in hrefs), (page_path, hrefs)
+        assert colab in hrefs, (page_path, hrefs)
+        thebe = page.locator(".dropdown-launch-buttons button[onclick*='initThebe']")
+        assert thebe.count() == 1, f"{page_path}: no Live Code (Thebe) button"
+
+
+def test_search_finds_attention(probe, site_url):
+    page = _open(probe, site_url, "search.html?q=attention")
+    results = page.locator("#search-results ul.search li")
+    results.first.wait_for(timeout=10_000)
+    assert results.count() >= 1
+    assert not probe.blocked
+
+
+def test_pages_are_discovered_from_the_site():
+    pages = built_pages()
+    assert "book/intro.html" in pages and "book/sliders.html" in pages
