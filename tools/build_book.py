@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 CACHE = ROOT / "_build" / ".jupyter_cache"
 STAMP = ROOT / "_build" / ".inputs.sha256"
+FAILED = ROOT / "_build" / ".last-build-failed"  # next build re-reads every page (warns again)
 # jupyter-cache keys a notebook on its own code cells only. The outputs also depend on these,
 # so when any of them changes every notebook is executed again.
 INPUTS = ["src/minitransformer", "book/_ext", "requirements.txt", "_config.yml"]
@@ -49,8 +50,12 @@ def main(argv: list[str]) -> int:
         if CACHE.exists() or HTML.exists():
             print("package, extension or config changed: executing every notebook again")
         shutil.rmtree(CACHE, ignore_errors=True)
+        STAMP.parent.mkdir(parents=True, exist_ok=True)
+        STAMP.write_text(fingerprint + "\n")
         if "--all" not in argv:
             argv = [*argv, "--all"]
+    elif FAILED.exists() and "--all" not in argv:
+        argv = [*argv, "--all"]  # Sphinx kept the failed pages: read them again from the cache
     command = [str(jupyter_book), "build", str(ROOT), "--warningiserror", "--keep-going", *argv]
     print("+", " ".join(command), flush=True)
     start = time.monotonic()
@@ -58,9 +63,11 @@ def main(argv: list[str]) -> int:
     result = subprocess.run(command, cwd=ROOT, check=False)
     elapsed = time.monotonic() - start
     if result.returncode:
+        FAILED.parent.mkdir(parents=True, exist_ok=True)
+        FAILED.touch()
         print(f"book build FAILED (exit {result.returncode}) after {elapsed:.0f} s")
         return result.returncode
-    STAMP.write_text(fingerprint + "\n")
+    FAILED.unlink(missing_ok=True)
     index = HTML / "index.html"
     pages = [p for p in HTML.rglob("*.html") if p.stat().st_mtime >= started_at - 1]
     if not index.exists():

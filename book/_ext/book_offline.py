@@ -11,7 +11,10 @@ What it does, and why (see ../shared/pitfalls.md):
   (from the ``django-static-mathjax`` package) from the site's ``_static``; no CDN.
 * Removes the CDN ``<script>`` tags that plotly's renderer writes into every figure output and
   adds ``plotly.min.js`` to exactly the pages that hold a plotly figure.
-* Fails the build (a warning under ``-W``) if any output still loads a script from the web.
+* Fails the build (a warning under ``-W``) if any output still loads a script from the web, if
+  an output holds a traceback (an error after the cell ran, e.g. while drawing a figure, which
+  nbclient does not count as a failed cell) outside a cell tagged ``raises-exception``, or if a
+  matplotlib figure came out as text (``<Figure size ...>``) instead of an image.
 """
 
 from __future__ import annotations
@@ -84,7 +87,38 @@ def _builder_inited(app: Sphinx) -> None:
         _stage_static_files(app)
 
 
+_UNDRAWN_FIGURE = re.compile(r"^<Figure size \d+x\d+ with \d+ Axes>$")
+
+
+def _intentional_error(node: nodes.Node) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if "tag_raises-exception" in parent.get("classes", []):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _check_outputs(doctree: nodes.document) -> None:
+    for node in doctree.findall(nodes.literal_block):
+        classes = node.get("classes", [])
+        if "output" not in classes:
+            continue
+        if "traceback" in classes and not _intentional_error(node):
+            last = node.astext().strip().splitlines()[-1:] or [""]
+            logger.warning(
+                "a cell output holds a traceback: %s", last[0], location=node, type="book_offline"
+            )
+        elif _UNDRAWN_FIGURE.match(node.astext().strip()):
+            logger.warning(
+                "a matplotlib figure was shown as text, not drawn: call viz.setup() first",
+                location=node,
+                type="book_offline",
+            )
+
+
 def _clean_outputs(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    _check_outputs(doctree)
     has_plotly = False
     for node in doctree.findall(nodes.raw):
         if "html" not in node.get("format", "").split():
