@@ -174,29 +174,29 @@ def _bar_figure(values: np.ndarray, labels: Sequence[str], title: str) -> Figure
     return fig
 
 
-def live_softmax_explorer(scores: np.ndarray, labels: Sequence[str]):
-    """Sliders for a temperature and for d_k: softmax(scores * sqrt(d_k / 4) / tau) as bars.
+def live_softmax_explorer(scores: np.ndarray, labels: Sequence[str], d_k: int = 4):
+    """Sliders for a temperature tau and a width: softmax(scores * sqrt(width / d_k) / tau).
 
-    ``scores``: one row of scaled scores, as computed with d_k = 4. Multiplying by
-    sqrt(d_k / 4) shows how the same row would look unscaled at width d_k; tau divides."""
+    ``scores``: one row of scaled scores computed with keys of width ``d_k``. Multiplying by
+    sqrt(width / d_k) shows how the row would look unscaled at that width; tau divides."""
     from minitransformer.viz.live import _live_only_class, _show_png, _widgets
 
     widgets = _widgets()
     scores = np.asarray(scores, dtype=float)
     tau = widgets.FloatLogSlider(description="τ", value=1.0, base=2, min=-3, max=4, step=0.25)
-    d_k = widgets.IntSlider(description="d_k", value=4, min=4, max=1024, step=4)
+    width = widgets.IntSlider(description="d_k", value=d_k, min=d_k, max=1024, step=1)
     output = widgets.Output()
 
     def redraw(*_):
-        row = softmax(scores * np.sqrt(d_k.value / 4) / tau.value)
-        title = f"softmax(scores x sqrt(d_k/4) / τ),  d_k = {d_k.value},  τ = {tau.value:.2f}"
+        row = softmax(scores * np.sqrt(width.value / d_k) / tau.value)
+        title = f"unscaled at d_k = {width.value}, then divided by τ = {tau.value:.2f}"
         _show_png(output, _bar_figure(row, labels, title))
 
-    for control in (tau, d_k):
+    for control in (tau, width):
         control.observe(redraw, names="value")
     redraw()
     what = "Move the temperature τ and the width d_k and watch the softmax sharpen or flatten."
-    return _live_only_class()([widgets.HBox([tau, d_k]), output], what=what)
+    return _live_only_class()([widgets.HBox([tau, width]), output], what=what)
 
 
 def live_row_explorer(weights: np.ndarray, tokens: Sequence[str], query: str | None = None):
