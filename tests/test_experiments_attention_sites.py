@@ -58,3 +58,23 @@ def test_mask_passed_by_keyword_is_recorded() -> None:
     with sites.recording(model) as calls:
         model.encoder.layers[0].self_attention(x, x, x, mask=mask)
     assert calls[0].mask is mask
+
+
+def test_rnn_attention_runs_once_per_target_word() -> None:
+    model = sites.RNNWithAttention(20, 8)
+    weights, calls = model(torch.randint(3, 20, (2, 6)), torch.randint(3, 20, (2, 4)))
+    assert calls == 4
+    assert weights.shape == (2, 4, 6)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4))
+
+
+def test_three_places_figure() -> None:
+    source, decoder = ["a", "b", "c"], ["<sos>", "x"]
+    fig = sites.three_places_figure(
+        torch.full((3, 3), 1 / 3),
+        torch.tensor([[1.0, 0.0], [0.5, 0.5]]),
+        torch.ones(2, 3) / 3,
+        source,
+        decoder,
+    )
+    assert [ax.get_title() for ax in fig.axes[:3]] == list(sites.PLACES)

@@ -17,8 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import torch
+from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from minitransformer.attention import scaled_dot_product_attention
 from minitransformer.model import Transformer
 
 ENCODER_SELF = "encoder self-attention"
@@ -108,14 +111,70 @@ def sources_table(calls: list[AttentionCall], *, layer: int = 0) -> list[dict[st
     return rows
 
 
+class RNNWithAttention(nn.Module):
+    """A GRU encoder-decoder with dot-product attention on top (after Bahdanau et al. 2015 and
+    Luong et al. 2015), small and untrained: it shows where attention sits in an RNN model.
+
+    At decoding step t the query is the decoder's hidden state s_t (B, 1, D); the keys and the
+    values are all the encoder's hidden states (B, S, D). Attention runs once per step.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.encoder = nn.GRU(d_model, d_model, batch_first=True)
+        self.decoder = nn.GRUCell(2 * d_model, d_model)  # input: previous word + context
+
+    def forward(self, source_ids: Tensor, target_ids: Tensor) -> tuple[Tensor, int]:
+        """source_ids (B, S), target_ids (B, T) -> the weights (B, T, S) and the number of
+        attention calls made (one per target position)."""
+        states, last = self.encoder(self.embedding(source_ids))  # (B, S, D), (1, B, D)
+        hidden = last[0]  # (B, D): s_0
+        context = torch.zeros_like(hidden)  # (B, D)
+        rows, calls = [], 0
+        for t in range(target_ids.size(1)):
+            word = self.embedding(target_ids[:, t])  # (B, D)
+            hidden = self.decoder(torch.cat([word, context], dim=-1), hidden)  # (B, D): s_t
+            mixed, weights = scaled_dot_product_attention(hidden[:, None], states, states)
+            calls += 1
+            context = mixed[:, 0]  # (B, D)
+            rows.append(weights[:, 0])  # (B, S)
+        return torch.stack(rows, dim=1), calls  # (B, T, S)
+
+
+def three_places_figure(
+    encoder: Tensor, decoder_self: Tensor, cross: Tensor, source: list[str], decoder: list[str]
+) -> Figure:
+    """The three kinds of attention map side by side, each (queries, keys) on [0, 1]:
+    encoder self (S, S), masked decoder self (T, T), encoder-decoder (T, S)."""
+    from minitransformer.viz._style import PROBABILITY_CMAP, finish, new_figure
+
+    panels = [
+        (ENCODER_SELF, encoder, source, source),
+        (DECODER_SELF, decoder_self, decoder, decoder),
+        (CROSS, cross, decoder, source),
+    ]
+    fig = new_figure(13.0, 4.8)
+    axes = fig.subplots(1, 3, width_ratios=[len(source), len(decoder), len(source)])
+    for ax, (title, weights, queries, keys) in zip(axes, panels, strict=True):
+        image = ax.imshow(torch.as_tensor(weights).numpy(), vmin=0, vmax=1, cmap=PROBABILITY_CMAP)
+        ax.set_xticks(range(len(keys)), keys, rotation=90)
+        ax.set_yticks(range(len(queries)), queries)
+        ax.set(title=title, xlabel="key", ylabel="query")
+    fig.colorbar(image, ax=axes, shrink=0.7, label="weight")
+    return finish(fig)
+
+
 __all__ = [
     "CROSS",
     "DECODER_SELF",
     "ENCODER_SELF",
     "PLACES",
     "AttentionCall",
+    "RNNWithAttention",
     "attention_modules",
     "count_calls",
     "recording",
     "sources_table",
+    "three_places_figure",
 ]
