@@ -17,7 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from _site import CHROMIUM_ARGS, SITE, built_pages
+
+from browser._site import CHROMIUM_ARGS, SITE, built_pages
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

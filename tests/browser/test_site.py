@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from _site import SCREENSHOTS, book_config, built_pages, notebook_pages
+
+from browser._site import SCREENSHOTS, book_config, built_pages, notebook_pages
 
 pytestmark = pytest.mark.browser
 
