@@ -55,3 +55,70 @@ __all__ = [
 ]
 
 # Modules added by later work (data, training, decoding, pretrained, viz) export below this line.
+
+# Data, tokens, training, decoding and the shipped translator (issue 3).
+from minitransformer.data import (
+    Corpus,
+    EncodedPairs,
+    Pair,
+    encode_pairs,
+    make_corpus,
+    notes_example,
+    toy_task,
+    toy_vocab,
+)
+from minitransformer.decoding import (
+    BeamSearchResult,
+    TraceStep,
+    beam_search,
+    exact_match,
+    greedy_decode,
+    greedy_decode_batch,
+    token_accuracy,
+    trace_greedy,
+)
+from minitransformer.pretrained import (
+    CheckpointError,
+    TranslationAttention,
+    Translator,
+    load_pretrained,
+)
+from minitransformer.tokens import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Vocab
+from minitransformer.training import (
+    TrainingHistory,
+    label_smoothed_cross_entropy,
+    noam_lr,
+    train,
+)
+
+__all__ += [
+    "EOS_ID",
+    "PAD_ID",
+    "SOS_ID",
+    "UNK_ID",
+    "BeamSearchResult",
+    "CheckpointError",
+    "Corpus",
+    "EncodedPairs",
+    "Pair",
+    "TraceStep",
+    "TrainingHistory",
+    "TranslationAttention",
+    "Translator",
+    "Vocab",
+    "beam_search",
+    "encode_pairs",
+    "exact_match",
+    "greedy_decode",
+    "greedy_decode_batch",
+    "label_smoothed_cross_entropy",
+    "load_pretrained",
+    "make_corpus",
+    "noam_lr",
+    "notes_example",
+    "token_accuracy",
+    "toy_task",
+    "toy_vocab",
+    "trace_greedy",
+    "train",
+]
