@@ -54,7 +54,7 @@ def test_row_table() -> None:
     assert (rows[0]["top other key"], rows[0]["other weight"]) == ("c", 0.3)
     assert (rows[2]["top key"], rows[2]["weight"]) == ("a", 0.4)
     assert "top other key" not in qkv.row_table(weights, tokens, "b", exclude_self=False)[0]
-    with pytest.raises(ValueError, match=r"\(L, H, S, S\)"):
+    with pytest.raises(ValueError, match=r"\(N, H, S, S\)"):
         qkv.row_table(weights[0], tokens, "b")
 
 
@@ -73,7 +73,7 @@ def test_live_explorers_redraw_and_carry_the_note() -> None:
     tau.value, d_k.value = 0.5, 64
     assert "needs a running" in softmax_box._repr_mimebundle_()["text/html"]
 
-    weights = np.random.default_rng(0).dirichlet(np.ones(3), size=(2, 2, 3))  # (L, H, S, S)
+    weights = np.random.default_rng(0).dirichlet(np.ones(3), size=(2, 2, 3))  # (N, H, S, S)
     row_box = qkv.live_row_explorer(weights, ["a", "b", "c"], "b")
     word, layer, head = row_box.children[0].children
     word.value, layer.value, head.value = "c", 0, "1"

@@ -111,16 +111,16 @@ def row_table(
 ) -> list[dict[str, Any]]:
     """The attention row of ``query`` in every layer and head, and the mean over heads.
 
-    weights: (L, H, S, S) self-attention of one sentence; tokens: its S words. Each row gives
+    weights: (N, H, S, S) self-attention of one sentence; tokens: its S words. Each row gives
     the top key, its weight, and (``exclude_self``) the top key among the *other* words.
     """
     weights = np.asarray(weights, dtype=float)
     if weights.ndim != 4 or weights.shape[2:] != (len(tokens), len(tokens)):
-        raise ValueError(f"weights must be (L, H, S, S) with S={len(tokens)}, got {weights.shape}")
+        raise ValueError(f"weights must be (N, H, S, S) with S={len(tokens)}, got {weights.shape}")
     t = list(tokens).index(query)
-    L, H = weights.shape[:2]
+    N, H = weights.shape[:2]
     rows = []
-    for layer in range(L):
+    for layer in range(N):
         for head in [*range(H), "mean"]:
             row = weights[layer].mean(axis=0)[t] if head == "mean" else weights[layer, head, t]
             entry: dict[str, Any] = {"layer": layer, "head": head}
@@ -201,14 +201,14 @@ def live_softmax_explorer(scores: np.ndarray, labels: Sequence[str], d_k: int = 
 
 def live_row_explorer(weights: np.ndarray, tokens: Sequence[str], query: str | None = None):
     """Pick a query word, a layer and a head (or the mean of heads): its attention row as
-    bars. weights: (L, H, S, S) self-attention of one sentence with words ``tokens``."""
+    bars. weights: (N, H, S, S) self-attention of one sentence with words ``tokens``."""
     from minitransformer.viz.live import _live_only_class, _show_png, _widgets
 
     widgets = _widgets()
     weights = np.asarray(weights, dtype=float)
-    L, H = weights.shape[:2]
+    N, H = weights.shape[:2]
     word = widgets.Dropdown(description="query", options=list(tokens), value=query or tokens[0])
-    layer = widgets.IntSlider(description="layer", min=0, max=L - 1, value=L - 1)
+    layer = widgets.IntSlider(description="layer", min=0, max=N - 1, value=N - 1)
     head = widgets.Dropdown(description="head", options=[*map(str, range(H)), "mean"], value="mean")
     output = widgets.Output()
 
