@@ -55,12 +55,15 @@ def _set_kernel_environment() -> None:
         os.environ["PYTHONWARNINGS"] = ",".join([*warnings, "error:Glyph"])
 
 
-def _stage_static_files(app: Sphinx) -> None:
-    """Copy plotly.js and MathJax into a folder that Sphinx copies to ``_static``."""
+def _copy_static_files(app: Sphinx, exception: Exception | None) -> None:
+    """Copy plotly.js and MathJax into the site's ``_static`` (not via ``html_static_path``:
+    changing a config value would make Sphinx re-read every page on the next build)."""
+    if exception is not None or app.builder.format != "html":
+        return
     import mathjax
     import plotly
 
-    staging = Path(app.outdir).parent / ".offline_static"
+    staging = Path(app.outdir) / "_static"
     plotly_src = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     mathjax_src = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
     copies = {
@@ -74,17 +77,10 @@ def _stage_static_files(app: Sphinx) -> None:
     fonts = staging / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
     if not fonts.exists():
         shutil.copytree(mathjax_src / "output" / "chtml" / "fonts" / "woff-v2", fonts)
-    if str(staging) not in app.config.html_static_path:
-        app.config.html_static_path.append(str(staging))
 
 
 def _config_inited(app: Sphinx, config) -> None:
     config.mathjax_path = MATHJAX_JS
-
-
-def _builder_inited(app: Sphinx) -> None:
-    if app.builder.format == "html":
-        _stage_static_files(app)
 
 
 _UNDRAWN_FIGURE = re.compile(r"^<Figure size \d+x\d+ with \d+ Axes>$")
@@ -157,7 +153,7 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context, doctre
 def setup(app: Sphinx) -> dict:
     _set_kernel_environment()
     app.connect("config-inited", _config_inited)
-    app.connect("builder-inited", _builder_inited)
+    app.connect("build-finished", _copy_static_files)
     app.connect("doctree-resolved", _clean_outputs)
     app.connect("html-page-context", _page_context)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": False}
