@@ -39,19 +39,19 @@ LIVE_NOTE = (
 
 @dataclass(frozen=True)
 class AttentionView:
-    """Attention maps of one kind for one sentence: weights (L, H, T, S) and the tokens."""
+    """Attention maps of one kind for one sentence: weights (N, H, T, S) and the tokens."""
 
     query_tokens: list[str]
     key_tokens: list[str]
-    weights: np.ndarray  # (L, H, T, S): layers, heads, queries, keys
+    weights: np.ndarray  # (N, H, T, S): layers, heads, queries, keys
 
     def __post_init__(self) -> None:
         weights = as_array(self.weights, 4, "weights")
         object.__setattr__(self, "weights", weights)
-        L, H, T, S = weights.shape
+        N, H, T, S = weights.shape
         if (T, S) != (len(self.query_tokens), len(self.key_tokens)):
             raise ValueError(
-                f"weights (L, H, T, S) = {weights.shape} do not match {len(self.query_tokens)} "
+                f"weights (N, H, T, S) = {weights.shape} do not match {len(self.query_tokens)} "
                 f"query and {len(self.key_tokens)} key tokens"
             )
 
@@ -229,7 +229,7 @@ def random_self_attention(
             for attention in layers:
                 x, weights = attention(x, x, x, return_attention=True)  # (1, S, D), (1, H, S, S)
                 maps.append(weights[0])
-        return AttentionView(words, words, torch.stack(maps).numpy())  # (L, H, S, S)
+        return AttentionView(words, words, torch.stack(maps).numpy())  # (N, H, S, S)
 
     return attend
 
@@ -293,8 +293,8 @@ def attention_states(
         slider_heatmap(states, labels, view.key_tokens, view.query_tokens)
     """
     states, labels = [], []
-    L, H = view.weights.shape[:2]
-    for layer in range(L):
+    N, H = view.weights.shape[:2]
+    for layer in range(N):
         for head in range(H):
             states.append(view.weights[layer, head])
             labels.append(f"L{layer} H{head}")
