@@ -1,0 +1,201 @@
+"""Decoding: stopping at <eos>, batching, forcing, traces, beam search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from minitransformer import Transformer, TransformerConfig, load_pretrained, make_corpus
+from minitransformer.data import EncodedPairs, notes_example
+from minitransformer.decoding import (
+    beam_search,
+    default_max_len,
+    exact_match,
+    greedy_decode,
+    greedy_decode_batch,
+    inference_mode,
+    select_rows,
+    sequence_log_probability,
+    token_accuracy,
+    trace_greedy,
+)
+from minitransformer.model import DecoderOutput
+from minitransformer.tokens import EOS_ID, SOS_ID
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def translator():
+    return load_pretrained()
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return make_corpus()
+
+
+# -- a scripted model: row k writes SCRIPTS[first source id] -----------------------------------
+
+SCRIPTS = {4: [7, 8, EOS_ID], 5: [EOS_ID], 6: [9] * 50}
+VOCAB_SIZE = 10
+
+
+@dataclass
+class ScriptedEncoding:
+    memory: Tensor  # (B, S, 1): the source ids, so that rows can be told apart
+    source_mask: Tensor
+
+
+class ScriptedModel(nn.Module):
+    """Logits that put all the mass on the scripted next word; records each decode batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_sizes: list[int] = []
+
+    def encode(self, source_ids, *, return_attention=False):
+        return ScriptedEncoding(source_ids[..., None].float(), source_ids != 0)
+
+    def decode(self, target_ids, encoded, *, return_attention=False):
+        B, T = target_ids.shape
+        self.batch_sizes.append(B)
+        logits = torch.full((B, T, VOCAB_SIZE), -30.0)
+        for row in range(B):
+            script = SCRIPTS[int(encoded.memory[row, 0, 0])]
+            token = script[T - 1] if T - 1 < len(script) else EOS_ID
+            logits[row, -1, token] = 30.0
+            logits[row, -1, 3] = 25.0  # a runner-up, so beam search has choices
+        return DecoderOutput(logits)
+
+
+def test_each_row_stops_at_its_own_eos():
+    model = ScriptedModel()
+    outputs = greedy_decode_batch(model, [[4, 1], [5], [6, 6, 6]], max_len=5)
+    assert outputs == [[7, 8], [], [9] * 5]
+    # Finished rows leave the batch: row [5] after step 1, row [4, 1] after step 3.
+    assert model.batch_sizes == [3, 2, 2, 1, 1]
+    assert greedy_decode(model, [4]) == [7, 8]
+    assert greedy_decode(model, torch.tensor([6]), max_len=3) == [9, 9, 9]
+
+
+def test_trace_ends_with_eos_and_beam_matches_on_a_script():
+    model = ScriptedModel()
+    records = trace_greedy(model, [4])
+    assert [record.token for record in records] == [7, 8, EOS_ID]
+    assert [record.prefix for record in records] == [[SOS_ID], [SOS_ID, 7], [SOS_ID, 7, 8]]
+    assert all(record.cross_attention == [] for record in records)
+    assert beam_search(model, [4], beam_width=1).tokens == [7, 8]
+    assert beam_search(model, [4], beam_width=3).tokens == [7, 8]
+    assert len(trace_greedy(model, [6], max_len=4)) == 4  # the length limit, no <eos>
+
+
+def test_greedy_equals_beam_of_width_one(translator, corpus):
+    model = translator.model
+    sources = [pair.source for pair in corpus.held_out[:25]]
+    for source in map(translator.src_vocab.encode, sources):
+        assert beam_search(model, source, beam_width=1).tokens == greedy_decode(model, source)
+    torch.manual_seed(0)
+    untrained = Transformer(TransformerConfig.small(12, 12, max_len=16))
+    for _ in range(10):
+        source = torch.randint(4, 12, (5,)).tolist()
+        expected = greedy_decode(untrained, source, max_len=8)
+        assert beam_search(untrained, source, beam_width=1, max_len=8).tokens == expected
+
+
+def test_batched_greedy_equals_one_at_a_time(translator, corpus):
+    sources = [translator.src_vocab.encode(pair.source) for pair in corpus.held_out[:30]]
+    batched = greedy_decode_batch(translator.model, sources, batch_size=7)
+    assert batched == [greedy_decode(translator.model, source) for source in sources]
+    padded = greedy_decode_batch(translator.model, torch.tensor([sources[0] + [0, 0]]))
+    assert padded == [batched[0]]  # padding on the source changes nothing
+
+
+def test_force_a_word_at_step_one(translator):
+    vocab = translator.tgt_vocab
+    source = translator.src_vocab.encode(notes_example().source)
+    assert vocab.decode(greedy_decode(translator.model, source)).startswith("I went to the cafe")
+    forced = greedy_decode(translator.model, source, force={1: vocab.id("you")})
+    assert vocab.decode(forced).startswith("you went to the cafe yesterday")
+    with pytest.raises(ValueError, match="numbered from 1"):
+        greedy_decode(translator.model, source, force={0: vocab.id("you")})
+
+
+def test_trace_of_the_notes_sentence(translator):
+    vocab, model = translator.tgt_vocab, translator.model
+    source = translator.src_vocab.encode(notes_example().source)
+    records = trace_greedy(model, source, force={1: vocab.id("you")})
+    words = [vocab.word(record.token) for record in records]
+    assert words[-1] == "<eos>" and words[:3] == ["you", "went", "to"]
+    assert records[0].forced and not any(record.forced for record in records[1:])
+    assert records[0].probability < 0.05  # the model preferred "I"
+    assert vocab.word(int(records[0].probabilities.argmax())) == "I"
+    H, S = model.config.num_heads, len(source)
+    for step, record in enumerate(records, start=1):
+        assert record.step == step and len(record.prefix) == step
+        assert record.probabilities.shape == (len(vocab),)
+        assert float(record.probabilities.sum()) == pytest.approx(1.0, abs=1e-5)
+        assert len(record.cross_attention) == model.config.num_layers
+        for layer in record.cross_attention:
+            assert layer.shape == (H, S)
+            torch.testing.assert_close(layer.sum(-1), torch.ones(H))
+    # "cafe" is predicted while the last layer, averaged over heads, looks at 카페.
+    cafe = words.index("cafe")
+    assert int(records[cafe].cross_attention[-1].mean(0).argmax()) == 1
+
+
+def test_beam_search_returns_sorted_hypotheses(translator):
+    model, vocab = translator.model, translator.tgt_vocab
+    pair = notes_example()
+    source = translator.src_vocab.encode(pair.source)
+    result = beam_search(model, source, beam_width=4)
+    assert vocab.decode(result.tokens) == pair.target_text
+    scores = [score for _, score in result.hypotheses]
+    assert scores == sorted(scores, reverse=True) and len(scores) >= 1
+    assert result.score == scores[0] <= 0.0
+    assert result.score == pytest.approx(
+        sequence_log_probability(model, source, result.tokens), abs=1e-4
+    )
+    penalised = beam_search(model, source, beam_width=3, length_penalty=0.6)
+    assert penalised.tokens == result.tokens
+    assert len(penalised.hypotheses) == 3
+    with pytest.raises(ValueError, match="beam_width"):
+        beam_search(model, source, beam_width=0)
+
+
+def test_scores_on_held_out(translator, corpus):
+    data = EncodedPairs(**vars(corpus.encoded("held_out")))
+    small = EncodedPairs(data.source[:200], data.target[:200])
+    assert exact_match(translator.model, small) >= 0.98
+    assert token_accuracy(translator.model, small) >= 0.99
+    empty = EncodedPairs([], [])
+    with pytest.raises(ValueError):
+        exact_match(translator.model, empty)
+    with pytest.raises(ValueError):
+        token_accuracy(translator.model, empty)
+
+
+def test_inference_mode_and_helpers(translator):
+    model = translator.model
+    model.train()
+    with inference_mode(model):
+        assert not model.training and not torch.is_grad_enabled()
+    assert model.training
+    model.eval()
+    assert default_max_len(model, 6) == 22
+    assert default_max_len(model, 100) == model.config.max_len - 1
+    assert default_max_len(ScriptedModel(), 3) == 16
+    encoded = model.encode(torch.tensor([[4, 5, 6], [7, 8, 0]]), return_attention=True)
+    picked = select_rows(encoded, torch.tensor([1]))
+    assert picked.memory.shape == (1, 3, model.config.d_model)
+    assert picked.source_mask.tolist() == [[True, True, False]]
+    assert picked.attention is None
