@@ -1,0 +1,201 @@
+"""The shipped translator: loads, translates the held-out set, fails clearly on bad files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+import minitransformer as mt
+from minitransformer import pretrained
+from minitransformer.data import notes_example
+from minitransformer.pretrained import (
+    CHECKPOINT_DIR,
+    METADATA_FILE,
+    WEIGHTS_FILE,
+    CheckpointError,
+    Translator,
+    load_pretrained,
+    save_translator,
+    train_translator,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def translator() -> Translator:
+    return load_pretrained()
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return mt.make_corpus()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 3-step translator on a small corpus, saved to a temporary folder."""
+    recipe = {"num_train": 200, "num_held_out": 20, "steps": 3, "batch_size": 16}
+    model = train_translator(recipe, progress=False)
+    folder = tmp_path_factory.mktemp("tiny")
+    save_translator(model, folder)
+    return model, folder
+
+
+def test_checkpoint_is_in_the_package_and_small():
+    weights, metadata = CHECKPOINT_DIR / WEIGHTS_FILE, CHECKPOINT_DIR / METADATA_FILE
+    assert weights.is_file() and metadata.is_file()
+    assert weights.stat().st_size + metadata.stat().st_size < 5 * 1024 * 1024
+    assert mt.load_pretrained is load_pretrained
+
+
+def test_loads_in_eval_mode_with_the_book_config(translator, corpus):
+    assert not translator.model.training
+    assert translator.config == mt.TransformerConfig.small(
+        len(translator.src_vocab), len(translator.tgt_vocab)
+    )
+    assert translator.src_vocab == corpus.src_vocab and translator.tgt_vocab == corpus.tgt_vocab
+    assert translator.metadata["recipe"] == pretrained.RECIPE
+    assert "251,163 parameters" in repr(translator)
+
+
+def test_held_out_exact_match_at_least_98_percent(translator, corpus):
+    assert translator.exact_match(corpus.held_out) >= 0.98
+
+
+def test_translates_the_notes_sentence(translator):
+    pair = notes_example()
+    assert translator.translate(pair.source_text) == pair.target_text
+    assert translator.translate(pair.source_text, beam_width=3) == pair.target_text
+    forced = translator.translate(pair.source_text, force={1: "you"})
+    assert forced == "you" + pair.target_text[1:]
+    assert translator.translate_batch([pair.source_text, "너는 주말에 공원 갔었어"]) == [
+        pair.target_text,
+        "you went to the park on the weekend",
+    ]
+    best = translator.beam(pair.source_text, beam_width=2)
+    assert translator.tgt_vocab.decode(best.tokens) == pair.target_text
+
+
+def test_unknown_words_are_reported_not_fatal(translator):
+    text = "어제 우주 갔었어"
+    assert translator.unknown_words(text) == ["우주"]
+    assert isinstance(translator.translate(text), str)
+    assert translator.unknown_words("어제 카페 갔었어") == []
+    with pytest.raises(ValueError, match="empty"):
+        translator.translate("   ")
+    with pytest.raises(ValueError, match="not in the English vocabulary"):
+        translator.translate("어제 카페 갔었어", force={1: "dragon"})
+    with pytest.raises(ValueError, match="greedy"):
+        translator.translate("어제 카페 갔었어", beam_width=2, force={1: "you"})
+
+
+def test_trace_and_top_words(translator):
+    records = translator.trace("어제 카페 갔었어", force={1: "you"})
+    words = [translator.tgt_vocab.word(record.token) for record in records]
+    assert words == ["you", "went", "to", "the", "cafe", "yesterday", "<eos>"]
+    top = translator.top_words(records[0].probabilities, k=3)
+    assert top[0][0] == "I" and top[0][1] > 0.5 and len(top) == 3
+
+
+def test_attention_maps_with_token_lists(translator):
+    pair = notes_example()
+    maps = translator.attention(pair.source_text)  # English defaults to the translation
+    S, T = len(pair.source), len(pair.target) + 1
+    H, N = translator.config.num_heads, translator.config.num_layers
+    assert maps.source_tokens == list(pair.source)
+    assert maps.decoder_tokens == ["<sos>", *pair.target]
+    assert maps.output_tokens == [*pair.target, "<eos>"]
+    assert len(maps.encoder) == len(maps.decoder_self) == len(maps.cross) == N
+    assert maps.encoder[0].shape == (H, S, S)
+    assert maps.decoder_self[0].shape == (H, T, T)
+    assert maps.cross[-1].shape == (H, T, S)
+    assert torch.triu(maps.decoder_self[0], diagonal=1).abs().max() == 0  # no peeking ahead
+    cafe = maps.output_tokens.index("cafe")
+    assert maps.source_tokens[int(maps.cross[-1][:, cafe].mean(0).argmax())] == "카페"
+
+
+def test_alignment_score(translator, corpus):
+    pairs = corpus.held_out[:100]
+    content = translator.alignment_score(pairs)
+    assert content >= 0.9
+    assert translator.alignment_score(pairs, content_only=False) < content
+    assert 0.0 <= translator.alignment_score(pairs, layer=0, head=0, batch_size=32) <= 1.0
+    with pytest.raises(ValueError, match="no aligned"):
+        translator.alignment_score([])
+
+
+def test_save_and_load_round_trip(tiny):
+    model, folder = tiny
+    loaded = load_pretrained(folder)
+    assert loaded.config == model.config and loaded.tgt_vocab == model.tgt_vocab
+    for name, tensor in model.model.state_dict().items():
+        torch.testing.assert_close(loaded.model.state_dict()[name], tensor)
+    assert loaded.metadata["recipe"]["steps"] == 3
+    assert loaded.translate("어제 카페 갔었어") == model.translate("어제 카페 갔었어")
+
+
+def test_missing_file_names_it(tmp_path, tiny):
+    with pytest.raises(CheckpointError, match=METADATA_FILE):
+        load_pretrained(tmp_path)
+    shutil.copy(tiny[1] / METADATA_FILE, tmp_path / METADATA_FILE)
+    with pytest.raises(CheckpointError, match=WEIGHTS_FILE):
+        load_pretrained(tmp_path)
+
+
+def test_corrupted_weights_name_the_file(tmp_path, tiny):
+    shutil.copytree(tiny[1], tmp_path, dirs_exist_ok=True)
+    (tmp_path / WEIGHTS_FILE).write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(CheckpointError, match=WEIGHTS_FILE):
+        load_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda meta: meta.update(format=99),
+        lambda meta: meta.pop("config"),
+        lambda meta: meta["config"].update(d_model=63),
+        lambda meta: meta.update(src_vocab=["a"]),
+    ],
+)
+def test_bad_metadata_names_the_file(tmp_path, tiny, change):
+    shutil.copytree(tiny[1], tmp_path, dirs_exist_ok=True)
+    meta = json.loads((tmp_path / METADATA_FILE).read_text(encoding="utf-8"))
+    change(meta)
+    (tmp_path / METADATA_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(CheckpointError, match=METADATA_FILE):
+        load_pretrained(tmp_path)
+
+
+def test_mismatched_weights_name_the_file(tmp_path, tiny):
+    shutil.copytree(tiny[1], tmp_path, dirs_exist_ok=True)
+    meta = json.loads((tmp_path / METADATA_FILE).read_text(encoding="utf-8"))
+    meta["config"]["d_ff"] = 128  # the saved weights have d_ff 256
+    (tmp_path / METADATA_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(CheckpointError, match=WEIGHTS_FILE):
+        load_pretrained(tmp_path)
+    meta["config"]["d_ff"] = 256
+    meta["src_vocab"] = meta["src_vocab"][:-1]  # one word short of the config
+    (tmp_path / METADATA_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_pretrained(tmp_path)
+
+
+def test_command_line(tmp_path, tiny, monkeypatch, capsys):
+    assert pretrained.main(["--output", str(tiny[1])]) == 0
+    assert "held-out exact match" in capsys.readouterr().out
+    for key, value in {"num_train": 100, "num_held_out": 10, "batch_size": 8}.items():
+        monkeypatch.setitem(pretrained.RECIPE, key, value)
+    assert pretrained.main(["--retrain", "--steps", "2", "--output", str(tmp_path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert load_pretrained(tmp_path).metadata["recipe"]["steps"] == 2
