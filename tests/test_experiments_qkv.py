@@ -28,6 +28,14 @@ def test_markdown_table() -> None:
         qkv.markdown_table([])
 
 
+def test_table_renders_html_and_markdown() -> None:
+    table = qkv.Table([{"word": "<카페>", "weight": 0.4}])
+    assert "<td>&lt;카페&gt;</td><td>0.4</td>" in table._repr_html_()
+    assert table._repr_markdown_() == repr(table) == qkv.markdown_table(table.rows)
+    with pytest.raises(ValueError):
+        qkv.Table([])
+
+
 def test_dot_product_variance_grows_like_d_k() -> None:
     result = qkv.dot_product_variance((4, 64, 256), samples=20000)
     np.testing.assert_allclose(result["raw"] / result["d_k"], 1.0, atol=0.06)

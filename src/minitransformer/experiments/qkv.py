@@ -1,5 +1,6 @@
 """Queries, keys and values step by step: the measurements and widgets of chapter 4.
 
+- :class:`Table`: rows of dicts displayed as a table.
 - :func:`matrix_sizes`: the shape of every matrix in softmax(Q K^T / sqrt(d_k)) V, read off
   a real run of the computation (not typed in by hand).
 - :func:`dot_product_variance`: the variance of q . k for random unit-variance vectors, with
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,6 +61,32 @@ def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -
         cells = [str(row[c]).replace("|", "\\|") for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+class Table:
+    """Rows of dicts shown as a table: HTML in the book and in Jupyter, Markdown elsewhere.
+
+    (The book renders a cell's Markdown output as CommonMark, which has no tables.)"""
+
+    def __init__(self, rows: Sequence[dict], columns: Sequence[str] | None = None) -> None:
+        if not rows:
+            raise ValueError("no rows")
+        self.rows = list(rows)
+        self.columns = list(columns or self.rows[0])
+
+    def _repr_markdown_(self) -> str:
+        return markdown_table(self.rows, self.columns)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in self.columns) + "</tr>"
+            for row in self.rows
+        )
+        return f"<table class='table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __repr__(self) -> str:
+        return markdown_table(self.rows, self.columns)
 
 
 def dot_product_variance(
@@ -227,6 +255,7 @@ def live_row_explorer(weights: np.ndarray, tokens: Sequence[str], query: str | N
 
 
 __all__ = [
+    "Table",
     "dot_product_variance",
     "live_row_explorer",
     "live_softmax_explorer",
