@@ -135,3 +135,12 @@ def test_pair_text_properties():
     pair = Pair(("a", "b"), ("b", "a"), ((0, 1), (1, 0)), (0, 1))
     assert pair.source_text == "a b" and pair.target_text == "b a"
     assert pair.aligned_source(0) == [1]
+
+
+def test_small_corpus_moves_unseen_words_into_training():
+    small = make_corpus(20, 80, seed=1)
+    assert len(small.train) > 20  # some held-out draws had words training lacked
+    assert len(small.train) + len(small.held_out) == 100
+    for pair in small.held_out:
+        assert UNK_ID not in small.src_vocab.encode(pair.source)
+        assert UNK_ID not in small.tgt_vocab.encode(pair.target)

@@ -362,7 +362,9 @@ def make_corpus(num_train: int = 4000, num_held_out: int = 500, seed: int = 0) -
 
     The notes' sentence is always in the training split. The held-out split holds sentences
     that are not in the training split but use only words seen in training: unseen
-    combinations of seen words.
+    combinations of seen words. A drawn held-out sentence with a word training lacks moves to
+    the training split, so small corpora can have a few more than ``num_train`` training pairs
+    and fewer than ``num_held_out`` held-out pairs.
     """
     if num_train < 1 or num_held_out < 0:
         raise ValueError(
@@ -377,8 +379,8 @@ def make_corpus(num_train: int = 4000, num_held_out: int = 500, seed: int = 0) -
     others = [pair for pair in pairs.values() if pair is not notes]
     train = [notes, *others[: num_train - 1]]
     held_out = others[num_train - 1 :]
-    # A held-out pair with a word training never saw moves to training (and is replaced by
-    # the next one), so held-out tests combinations, not unknown words.
+    # A held-out pair with a word training never saw moves to training (so the training
+    # split can end up a little larger than num_train): held-out tests combinations only.
     source_words = {word for pair in train for word in pair.source}
     target_words = {word for pair in train for word in pair.target}
     kept = []
