@@ -168,7 +168,8 @@ def row_table(
 def product_figure(terms: Sequence[tuple[str, np.ndarray]], operators: Sequence[str]) -> Figure:
     """Matrices side by side as heatmaps with the operators between them, e.g.
     ``product_figure([("x", x), ("W_Q", W), ("q", q)], ["@", "="])``; each panel is titled
-    with its name and shape. Signed values on a symmetric colour range shared by all panels."""
+    with its name and shape. Signed values on a symmetric colour range shared by all panels;
+    matrices of at most 40 entries have their values printed in the cells."""
     from minitransformer.viz._style import SIGNED_CMAP, finish, new_figure
 
     if len(operators) != len(terms) - 1:
@@ -180,9 +181,16 @@ def product_figure(terms: Sequence[tuple[str, np.ndarray]], operators: Sequence[
     axes = fig.subplots(1, len(terms), width_ratios=widths)
     for index, (ax, (name, _), array) in enumerate(zip(axes, terms, arrays, strict=True)):
         ax.imshow(array, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit)
+        if array.size <= 40:  # small enough to print every entry
+            for (row, col), value in np.ndenumerate(array):
+                colour = "white" if abs(value) > 0.6 * limit else "black"
+                ax.text(
+                    col, row, f"{value:.2f}", ha="center", va="center", fontsize=8, color=colour
+                )
         ax.set_title(f"{name}\n{array.shape[0]} x {array.shape[1]}", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.spines[:].set_visible(False)
         if index < len(operators):
             ax.annotate(operators[index], (1.0, 0.5), xycoords="axes fraction", fontsize=16,
                         xytext=(8, 0), textcoords="offset points", va="center")  # fmt: skip
