@@ -1,0 +1,104 @@
+"""The synthetic typhoon task and the numeric-input Transformer of chapter 2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from minitransformer.decoding import greedy_decode_batch
+from minitransformer.experiments import typhoon as ty
+from minitransformer.training import train
+
+
+def test_data_shapes_ranges_and_determinism() -> None:
+    data = ty.make_typhoon_data(200, seed=3)
+    assert data.temperatures.shape == (200, ty.DAYS_IN)
+    assert data.labels.shape == data.clean_labels.shape == (200, ty.DAYS_OUT)
+    assert 24.0 < data.temperatures.min() and data.temperatures.max() < 33.0
+    assert 0.1 < data.positive_rate < 0.4
+    again = ty.make_typhoon_data(200, seed=3)
+    np.testing.assert_array_equal(data.temperatures, again.temperatures)
+    np.testing.assert_array_equal(data.labels, again.labels)
+    assert len(data) == 200
+
+
+def test_label_noise_flips_about_the_requested_share() -> None:
+    clean = ty.make_typhoon_data(2000, label_noise=0.0, seed=1)
+    assert np.array_equal(clean.labels, clean.clean_labels)
+    noisy = ty.make_typhoon_data(2000, label_noise=0.1, seed=1)
+    assert 0.08 < (noisy.labels != noisy.clean_labels).mean() < 0.12
+
+
+def test_true_rule_reproduces_the_clean_labels_from_the_observed_month() -> None:
+    data = ty.make_typhoon_data(500, seed=2)
+    np.testing.assert_array_equal(ty.true_rule(data), data.clean_labels)
+
+
+def test_window_means_reads_the_lagged_three_day_window() -> None:
+    series = np.arange(37, dtype=float)[None]  # day d (0-based) has value d
+    means = ty.window_means(series)[0]
+    # future day k reads days 30+k-10 .. 30+k-8 (1-based) = 0-based 19+k .. 21+k
+    np.testing.assert_allclose(means, [20 + k for k in range(1, 8)])
+
+
+def test_encoding_round_trips_temperatures_and_labels() -> None:
+    data = ty.make_typhoon_data(5, seed=0)
+    encoded = data.encoded()
+    np.testing.assert_allclose(np.array(encoded.source) / ty.CENTI, data.temperatures)
+    for target, labels in zip(encoded.target, data.labels, strict=True):
+        assert target[0] == 1 and target[-1] == 2  # <sos> ... <eos>
+        assert [t == ty.YES_ID for t in target[1:-1]] == labels.tolist()
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="num_examples"):
+        ty.make_typhoon_data(0)
+    with pytest.raises(ValueError, match="label_noise"):
+        ty.make_typhoon_data(10, label_noise=0.5)
+    with pytest.raises(ValueError, match="shapes differ"):
+        ty.score(np.zeros((2, 7), bool), np.zeros((3, 7), bool))
+
+
+def test_scores_and_baselines() -> None:
+    labels = np.array([[True, False, True, False]])
+    s = ty.score(np.array([[True, True, False, False]]), labels)
+    assert (s.accuracy, s.precision, s.recall, s.f1) == (0.5, 0.5, 0.5, 0.5)
+    lazy = ty.score(np.zeros_like(labels), labels)
+    assert lazy.accuracy == 0.5 and lazy.f1 == 0.0 and np.isnan(lazy.precision)
+    data = ty.make_typhoon_data(400, seed=4)
+    assert not ty.always_no(data).any()
+    threshold = ty.fit_recent_warmth_rule(data)
+    rule = ty.score(ty.recent_warmth_rule(data, threshold), data.labels)
+    assert rule.accuracy >= 1 - data.positive_rate  # the fitted rule beats always-no in-sample
+
+
+def test_model_has_the_transformer_interface() -> None:
+    data = ty.make_typhoon_data(4, seed=0)
+    encoded = data.encoded()
+    model = ty.TyphoonTransformer(ty.typhoon_config(d_model=16, d_ff=16))
+    source = torch.tensor(encoded.source)  # (4, 30)
+    decoder_input = torch.tensor(encoded.target)[:, :-1]  # (4, 8)
+    out = model(source, decoder_input, return_attention=True)
+    assert out.logits.shape == (4, 8, len(ty.LABEL_VOCAB))
+    assert out.attention.cross[0].shape == (4, 2, 8, ty.DAYS_IN)
+    assert out.attention.encoder[1].shape == (4, 2, ty.DAYS_IN, ty.DAYS_IN)
+    assert model(source, decoder_input).attention is None
+    assert model.num_parameters() > model.transformer.num_parameters()
+    outputs = greedy_decode_batch(model, encoded.source, max_len=ty.DAYS_OUT)
+    assert all(len(row) <= ty.DAYS_OUT for row in outputs)
+    p = ty.probabilities(model, data)
+    assert p.shape == (4, ty.DAYS_OUT) and ((0 <= p) & (p <= 1)).all()
+    assert ty.predict(model, data).shape == (4, ty.DAYS_OUT)
+
+
+def test_a_short_training_run_learns_something() -> None:
+    train_data = ty.make_typhoon_data(256, seed=0)
+    test_data = ty.make_typhoon_data(100, seed=1)
+    torch.manual_seed(0)
+    model = ty.TyphoonTransformer(ty.typhoon_config(num_layers=1, d_model=16, d_ff=32))
+    history = train(model, train_data.encoded(), steps=30, batch_size=32, warmup=10,
+                    lr_factor=0.5, label_smoothing=0.0, progress=False)  # fmt: skip
+    assert np.mean(history.loss[-5:]) < np.mean(history.loss[:5])
+    scores = ty.score(ty.predict(model, test_data), test_data.labels)
+    assert scores.accuracy > 1 - test_data.positive_rate - 0.1  # near always-no or better
