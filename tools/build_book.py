@@ -2,6 +2,9 @@
 
 Usage: python tools/build_book.py [--all] [extra jupyter-book build options]
 
+BOOK_OUTPUT=/some/dir builds into /some/dir/_build (html, doctrees, execution cache) instead of
+the repository's _build: two builds of one working tree at once must not share a cache.
+
 Fails when the build warns, when a notebook cell fails, or when no site came out: jupyter-book
 2.x ignores _config.yml/_toc.yml and exits 0 having built nothing (../shared/pitfalls.md).
 """
@@ -9,6 +12,7 @@ Fails when the build warns, when a notebook cell fails, or when no site came out
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -17,10 +21,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
-CACHE = ROOT / "_build" / ".jupyter_cache"
-STAMP = ROOT / "_build" / ".inputs.sha256"
-FAILED = ROOT / "_build" / ".last-build-failed"  # next build re-reads every page (warns again)
+OUTPUT = Path(os.environ.get("BOOK_OUTPUT") or ROOT).resolve()
+BUILD = OUTPUT / "_build"
+HTML = BUILD / "html"
+CACHE = BUILD / ".jupyter_cache"  # myst-nb's default: beside the html folder
+STAMP = BUILD / ".inputs.sha256"
+FAILED = BUILD / ".last-build-failed"  # next build re-reads every page (warns again)
 # jupyter-cache keys a notebook on its own code cells only. The outputs also depend on these,
 # so when any of them changes every notebook is executed again.
 INPUTS = ["src/minitransformer", "book/_ext", "requirements.txt", "_config.yml"]
@@ -56,7 +62,8 @@ def main(argv: list[str]) -> int:
             argv = [*argv, "--all"]
     elif FAILED.exists() and "--all" not in argv:
         argv = [*argv, "--all"]  # Sphinx kept the failed pages: read them again from the cache
-    command = [str(jupyter_book), "build", str(ROOT), "--warningiserror", "--keep-going", *argv]
+    command = [str(jupyter_book), "build", str(ROOT), "--warningiserror", "--keep-going"]
+    command += [*(["--path-output", str(OUTPUT)] if OUTPUT != ROOT else []), *argv]
     print("+", " ".join(command), flush=True)
     start = time.monotonic()
     started_at = time.time()
@@ -71,9 +78,9 @@ def main(argv: list[str]) -> int:
     index = HTML / "index.html"
     pages = [p for p in HTML.rglob("*.html") if p.stat().st_mtime >= started_at - 1]
     if not index.exists():
-        print(f"book build produced no {index.relative_to(ROOT)}: nothing was built")
+        print(f"book build produced no {index}: nothing was built")
         return 1
-    print(f"book built in {elapsed:.0f} s: {HTML.relative_to(ROOT)} ({len(pages)} pages written)")
+    print(f"book built in {elapsed:.0f} s: {HTML} ({len(pages)} pages written)")
     return 0
 
 

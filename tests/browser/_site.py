@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
-SCREENSHOTS = ROOT / "_build" / "screenshots"
+BUILD = Path(os.environ.get("BOOK_OUTPUT") or ROOT) / "_build"  # as in tools/build_book.py
+SITE = BUILD / "html"
+SCREENSHOTS = BUILD / "screenshots"
 SKIP_DIRS = {"_static", "_sources", "_images", "_sphinx_design_static", "_panels_static"}
 CHROMIUM_ARGS = [
     "--headless",

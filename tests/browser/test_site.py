@@ -20,7 +20,7 @@ ALLOWED_CONSOLE_ERRORS = {
 PLOTLY_STATE = """(el) => JSON.stringify([
     el.data.map(t => [t.z, t.y, t.visible]),
     el.querySelector('.cartesianlayer') ? el.querySelector('.cartesianlayer').innerHTML.length : 0,
-    Array.from(el.querySelectorAll('.cartesianlayer image, .cartesianlayer path.js-line'))
+    Array.from(el.querySelectorAll('g.trace image, .heatmaplayer image, g.trace path'))
         .map(n => (n.getAttribute('href') || n.getAttribute('d') || '').length + ':' +
                   (n.getAttribute('href') || n.getAttribute('d') || '').slice(-80)),
 ])"""
@@ -49,7 +49,7 @@ def _check_plotly(page, page_path: str) -> int:
             """(el) => ({
                 traces: (el.data || []).length,
                 drawn: el.querySelectorAll('.main-svg').length > 0 && !!el._fullLayout,
-                marks: el.querySelectorAll('.cartesianlayer .plot > *, .heatmaplayer image').length,
+                marks: el.querySelectorAll('g.trace, .heatmaplayer image, .hm image').length,
                 sliders: (el.layout && el.layout.sliders || []).map(s => [s.steps.length,
                                                                        s.active || 0]),
             })"""
@@ -86,10 +86,12 @@ def test_every_page(probe, site_url, page_path):
     name = page_path.replace("/", "__").removesuffix(".html")
     for mode in ("light", "dark"):
         page.emulate_media(color_scheme=mode)
-        page.wait_for_timeout(100)
-        theme = page.evaluate("() => document.documentElement.dataset.theme")
         if page.locator(".theme-switch-button").count():  # index.html is only a redirect
-            assert theme == mode, f"{page_path}: asked for {mode} mode, page shows {theme!r}"
+            # The theme follows the system setting ("auto"); wait until it has switched.
+            page.wait_for_function(
+                "mode => document.documentElement.dataset.theme === mode", arg=mode, timeout=5000
+            )
+        page.wait_for_timeout(100)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.{mode}.png"), full_page=True)
     assert not probe.blocked, f"{page_path} needs the network: {probe.blocked}"
     assert not _unexpected(probe.errors), f"{page_path} console errors: {probe.errors}"
