@@ -80,6 +80,8 @@ def test_every_page(probe, site_url, page_path):
     # No ipywidgets control is rendered in the static page (it would look alive and be dead).
     widgets = page.locator(".jupyter-widgets, .widget-slider, .widget-text, .widget-dropdown")
     assert widgets.count() == 0, f"{page_path} renders an ipywidgets control without a kernel"
+    state = page.locator('script[type="application/vnd.jupyter.widget-state+json"]')
+    assert state.count() == 0, f"{page_path} embeds dead ipywidgets state"
     for note in page.locator(".live-only-note").all():
         assert note.is_visible() and "needs a running Python kernel" in note.inner_text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
