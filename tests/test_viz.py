@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import matplotlib
 import numpy as np
@@ -296,3 +297,8 @@ def test_transformer_attention_reads_every_map_of_a_model(book_style):
     assert model.training  # restored
     explorer = viz.live_attention_explorer(translate, "어제 카페 갔었어")
     assert len(explorer.children[1].children[0].options) == 3
+    translator = SimpleNamespace(
+        model=model, src_vocab=src, tgt_vocab=tgt, translate=lambda sentence: "I went"
+    )
+    views = viz.translator_attention(translator)("어제 카페")
+    assert views["cross-attention"].query_tokens == ["<sos>", "I", "went"]

@@ -35,6 +35,7 @@ from minitransformer.viz.live import (
     live_positional_explorer,
     random_self_attention,
     transformer_attention,
+    translator_attention,
 )
 from minitransformer.viz.static import (
     as_array,
@@ -65,5 +66,6 @@ __all__ = [
     "slider_heatmap",
     "training_curves",
     "transformer_attention",
+    "translator_attention",
     "unique_labels",
 ]

@@ -12,7 +12,8 @@ An explorer reads attention through a duck-typed callable, so any model plugs in
 
 :func:`random_self_attention` (a seeded, untrained ``MultiHeadAttention``) and
 :func:`transformer_attention` (any ``Transformer`` plus its vocabularies, optionally a
-``translate`` function for the target side) build such callables.
+``translate`` function for the target side) and :func:`translator_attention` (a trained
+translator, e.g. ``minitransformer.load_pretrained()``) build such callables.
 """
 
 from __future__ import annotations
@@ -244,7 +245,9 @@ def transformer_attention(
 
     Without ``translate`` only the encoder self-attention is shown. With it, the sentence is
     translated first and the translation is fed to the decoder (after ``<sos>``), which adds the
-    masked decoder self-attention and the cross-attention.
+    masked decoder self-attention and the cross-attention. Decoder rows are labelled with the
+    token each position is *fed* (``<sos>``, then the translation): the row of ``<sos>`` is the
+    one that predicts the first English word.
     """
     import torch
 
@@ -282,6 +285,15 @@ def transformer_attention(
     return attend
 
 
+def translator_attention(translator: Any) -> Callable[[str], dict[str, AttentionView]]:
+    """attend(sentence) for a translator (``minitransformer.load_pretrained()`` or anything with
+    ``.model``, ``.src_vocab``, ``.tgt_vocab`` and ``.translate(str) -> str``): the sentence is
+    translated, then all three kinds of attention are read from one forward pass."""
+    return transformer_attention(
+        translator.model, translator.src_vocab, translator.tgt_vocab, translate=translator.translate
+    )
+
+
 def attention_states(
     view: AttentionView, *, mean_label: str | None = "mean"
 ) -> tuple[list[np.ndarray], list[str]]:
@@ -312,4 +324,5 @@ __all__: Sequence[str] = [
     "live_positional_explorer",
     "random_self_attention",
     "transformer_attention",
+    "translator_attention",
 ]
