@@ -31,7 +31,10 @@ unit: $(VENV)/.testtools
 system-deps:
 	bash tools/system-deps.sh
 
+# The book's own tooling is linted here (the `lint` target covers the package and tests).
 test: $(VENV)/.testtools system-deps lint unit book
+	$(BIN)/ruff check tools book/_ext
+	$(BIN)/ruff format --check tools book/_ext
 	$(BIN)/pytest -m browser
 
 bench: $(VENV)/.testtools
