@@ -82,7 +82,7 @@ class TorchTransformer(nn.Module):
 
 def time_to_target(seed: int = 0, evaluate_every: int = 50, max_steps: int = 3000) -> dict:
     """Train the book's model from scratch until held-out exact match >= 98%."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     corpus = make_corpus(RECIPE["num_train"], RECIPE["num_held_out"], seed=RECIPE["seed"])
     held_out = corpus.encoded("held_out")
     torch.manual_seed(seed)
@@ -111,9 +111,11 @@ def time_to_target(seed: int = 0, evaluate_every: int = 50, max_steps: int = 300
         progress=False,
     )
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     reached = bool(trace) and trace[-1][2] >= TARGET_EXACT_MATCH
     return {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),  # all threads; ~ wall time on an idle machine
         "steps": len(history),
         "reached": reached,
         "exact_match": trace[-1][2] if trace else None,
@@ -173,17 +175,24 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of the time-to-98%% test")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--parts", default="time,throughput,alignment", help="which to run")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/translator.json"))
     arguments = parser.parse_args(argv)
     torch.set_num_threads(arguments.threads)
 
-    runs = [time_to_target(seed=seed) for seed in range(arguments.repeats)]
-    speed = throughput()
-    aligned = alignment()
+    parts = set(arguments.parts.split(","))
+    runs = (
+        [time_to_target(seed=seed) for seed in range(arguments.repeats)] if "time" in parts else []
+    )
+    speed = throughput() if "throughput" in parts else None
+    aligned = alignment() if "alignment" in parts else None
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     results = {
         "time_to_98": {
-            "median_seconds": statistics.median(run["seconds"] for run in runs),
+            "median_seconds": statistics.median(run["seconds"] for run in runs) if runs else None,
+            "median_cpu_seconds": (
+                statistics.median(run["cpu_seconds"] for run in runs) if runs else None
+            ),
             "runs": runs,
         },
         "throughput": speed,
@@ -192,23 +201,31 @@ def main(argv: list[str] | None = None) -> dict:
         "load_average_1min_at_end": load,
         "torch": torch.__version__,
     }
-    times = ", ".join(f"{run['seconds']:.1f} s ({run['steps']} steps)" for run in runs)
-    print(f"time to {TARGET_EXACT_MATCH:.0%} held-out exact match: median "
-          f"{results['time_to_98']['median_seconds']:.1f} s   [{times}]   bar <= 45 s")  # fmt: skip
-    rates = speed["tokens_per_second"]
-    ours, theirs = rates["minitransformer"], rates["torch.nn.Transformer"]
-    print(f"training throughput: ours {ours} tok/s, torch {theirs} tok/s, "
-          f"ratio {speed['ratio']:.3f}   bar >= 0.87")  # fmt: skip
-    print(f"alignment (content words, last layer, mean of heads): {aligned['content_words']:.3f}"
-          f"   all aligned words {aligned['all_aligned_words']:.3f}   bar >= 0.90")  # fmt: skip
+    if runs:
+        times = ", ".join(
+            f"{run['seconds']:.1f} s wall / {run['cpu_seconds']:.1f} s CPU ({run['steps']} steps)"
+            for run in runs
+        )
+        median = results["time_to_98"]["median_seconds"]
+        print(f"time to {TARGET_EXACT_MATCH:.0%} held-out exact match: median "
+              f"{median:.1f} s   [{times}]   bar <= 45 s")  # fmt: skip
+    if speed:
+        rates = speed["tokens_per_second"]
+        ours, theirs = rates["minitransformer"], rates["torch.nn.Transformer"]
+        print(f"training throughput: ours {ours} tok/s, torch {theirs} tok/s, "
+              f"ratio {speed['ratio']:.3f}   bar >= 0.87")  # fmt: skip
+    if aligned:
+        print(f"alignment (content words, last layer, mean of heads): "
+              f"{aligned['content_words']:.3f}   all aligned words "
+              f"{aligned['all_aligned_words']:.3f}   bar >= 0.90")  # fmt: skip
     print(f"threads {arguments.threads}, 1-min load average at the end {load}")
     arguments.json.parent.mkdir(parents=True, exist_ok=True)
     arguments.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     ok = (
         all(run["reached"] for run in runs)
-        and results["time_to_98"]["median_seconds"] <= 45
-        and speed["ratio"] >= 0.87
-        and aligned["content_words"] >= 0.90
+        and (not runs or results["time_to_98"]["median_seconds"] <= 45)
+        and (speed is None or speed["ratio"] >= 0.87)
+        and (aligned is None or aligned["content_words"] >= 0.90)
     )
     results["passed"] = ok
     return results
