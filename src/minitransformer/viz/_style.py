@@ -40,12 +40,27 @@ def hangul_font_path() -> Path:
     return path
 
 
+SYSTEM_HANGUL_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR", "Malgun Gothic",
+                       "AppleGothic", "Apple SD Gothic Neo")  # fmt: skip
+
+
 def register_hangul_font() -> str:
-    """Make NanumGothic known to matplotlib's font manager (idempotent); returns its name."""
+    """Make a Hangul font known to matplotlib (idempotent) and return its family name.
+
+    NanumGothic from koreanize-matplotlib (a dependency of the book) first; without that
+    package, a Korean font installed on the system.
+    """
     names = {entry.name for entry in font_manager.fontManager.ttflist}
-    if HANGUL_FONT not in names:
+    if HANGUL_FONT in names:
+        return HANGUL_FONT
+    try:
         font_manager.fontManager.addfont(str(hangul_font_path()))
-    return HANGUL_FONT
+        return HANGUL_FONT
+    except (ModuleNotFoundError, FileNotFoundError):
+        for name in SYSTEM_HANGUL_FONTS:
+            if name in names:
+                return name
+        raise
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -103,10 +118,10 @@ def setup(seed: int = 0) -> None:
     Changing global defaults is this function's job and no other helper's.
     """
     _seed_everything(seed)
-    register_hangul_font()
+    hangul = register_hangul_font()
     matplotlib.rcParams.update(
         {
-            "font.family": MPL_FONT_FAMILY,
+            "font.family": [hangul, *MPL_FONT_FAMILY[1:]],
             "axes.unicode_minus": False,  # NanumGothic has no U+2212 minus sign
             "image.cmap": PROBABILITY_CMAP,
             "figure.dpi": PNG_DPI,
