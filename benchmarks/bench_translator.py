@@ -1,6 +1,6 @@
 """Benchmarks of the translator (issue 3, section 8).
 
-    .venv/bin/python benchmarks/bench_translator.py [--repeats 3] [--threads 2] [--json PATH]
+    .venv/bin/python benchmarks/bench_translator.py [--repeats 3] [--threads 1] [--parts ...]
 
 1. time to 98%: wall time from nothing (corpus generation, model construction) to 98% exact
    match on the held-out split, evaluating with batched greedy decoding every 50 steps
@@ -174,7 +174,9 @@ def alignment() -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs of the time-to-98%% test")
-    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch.set_num_threads (1: robust on shared cores)"
+    )
     parser.add_argument("--parts", default="time,throughput,alignment", help="which to run")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/translator.json"))
     arguments = parser.parse_args(argv)
