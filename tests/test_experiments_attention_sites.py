@@ -61,8 +61,8 @@ def test_mask_passed_by_keyword_is_recorded() -> None:
 
 
 def test_rnn_attention_runs_once_per_target_word() -> None:
-    model = sites.RNNWithAttention(20, 8)
-    weights, calls = model(torch.randint(3, 20, (2, 6)), torch.randint(3, 20, (2, 4)))
+    model = sites.RNNWithAttention(20, 12, 8)
+    weights, calls = model(torch.randint(3, 20, (2, 6)), torch.randint(3, 12, (2, 4)))
     assert calls == 4
     assert weights.shape == (2, 4, 6)
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4))

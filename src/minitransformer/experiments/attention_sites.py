@@ -119,21 +119,22 @@ class RNNWithAttention(nn.Module):
     values are all the encoder's hidden states (B, S, D). Attention runs once per step.
     """
 
-    def __init__(self, vocab_size: int, d_model: int) -> None:
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, d_model)
+        self.source_embedding = nn.Embedding(src_vocab_size, d_model)
+        self.target_embedding = nn.Embedding(tgt_vocab_size, d_model)
         self.encoder = nn.GRU(d_model, d_model, batch_first=True)
         self.decoder = nn.GRUCell(2 * d_model, d_model)  # input: previous word + context
 
     def forward(self, source_ids: Tensor, target_ids: Tensor) -> tuple[Tensor, int]:
         """source_ids (B, S), target_ids (B, T) -> the weights (B, T, S) and the number of
         attention calls made (one per target position)."""
-        states, last = self.encoder(self.embedding(source_ids))  # (B, S, D), (1, B, D)
+        states, last = self.encoder(self.source_embedding(source_ids))  # (B, S, D), (1, B, D)
         hidden = last[0]  # (B, D): s_0
         context = torch.zeros_like(hidden)  # (B, D)
         rows, calls = [], 0
         for t in range(target_ids.size(1)):
-            word = self.embedding(target_ids[:, t])  # (B, D)
+            word = self.target_embedding(target_ids[:, t])  # (B, D)
             hidden = self.decoder(torch.cat([word, context], dim=-1), hidden)  # (B, D): s_t
             mixed, weights = scaled_dot_product_attention(hidden[:, None], states, states)
             calls += 1
