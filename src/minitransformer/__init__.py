@@ -56,7 +56,8 @@ __all__ = [
 
 # Modules added by later work (data, training, decoding, pretrained, viz) export below this line.
 
-# Data, tokens, training, decoding and the shipped translator (issue 3).
+# Data, tokens, training, decoding, the shipped translator and GRU baselines (issue 3).
+from minitransformer.baselines import GRUSeq2Seq
 from minitransformer.data import (
     Corpus,
     EncodedPairs,
@@ -100,6 +101,7 @@ __all__ += [
     "CheckpointError",
     "Corpus",
     "EncodedPairs",
+    "GRUSeq2Seq",
     "Pair",
     "TraceStep",
     "TrainingHistory",
