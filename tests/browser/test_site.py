@@ -89,6 +89,8 @@ def test_every_page(probe, site_url, page_path):
         assert note.is_visible() and "needs a running Python kernel" in note.inner_text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     name = page_path.replace("/", "__").removesuffix(".html")
+    # Top of the page, nothing focused: no sticky header or skip link stamped mid-screenshot.
+    page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
     for mode in ("light", "dark"):
         page.emulate_media(color_scheme=mode)
         if page.locator(".theme-switch-button").count():  # index.html is only a redirect
