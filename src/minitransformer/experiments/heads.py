@@ -1,0 +1,365 @@
+"""Chapter 6's experiment: why H heads of width D/H rather than one head of width D?
+
+- :func:`attention_modules`: every ``MultiHeadAttention`` of a Transformer, by a short name.
+- :func:`head_statistics`: per head, the mean entropy of its rows, and per pair of heads of one
+  module, how much their weights overlap (sum_k min(p_k, q_k), 1 = identical rows).
+- :func:`ablated`: a context manager that removes heads by zeroing their slice of the
+  concatenation, just before W^O (a forward pre-hook on ``w_o``).
+- :func:`ablation_study`: held-out exact match with each head removed alone, then with heads
+  removed one after another (the least harmful first).
+- :func:`compare_head_counts`: train one model per head count, same D, same data, same steps,
+  same seed, and score each on held-out pairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+
+from minitransformer.attention import MultiHeadAttention
+from minitransformer.config import TransformerConfig
+from minitransformer.data import Corpus, EncodedPairs
+from minitransformer.decoding import exact_match, inference_mode, token_accuracy
+from minitransformer.model import Transformer
+from minitransformer.tokens import PAD_ID, pad_sequences
+from minitransformer.training import label_smoothed_cross_entropy, train
+from minitransformer.viz._style import PROBABILITY_CMAP, SIGNED_CMAP, finish, new_figure
+from minitransformer.viz.static import as_array
+
+HeadSet = Mapping[str, Sequence[int]]  # module name -> heads to remove
+
+
+def attention_modules(model: Transformer) -> dict[str, MultiHeadAttention]:
+    """{"enc0.self": ..., "dec0.self": ..., "dec0.cross": ..., ...} in the order of the model."""
+    modules = {}
+    for n, layer in enumerate(model.encoder.layers):
+        modules[f"enc{n}.self"] = layer.self_attention
+    for n, layer in enumerate(model.decoder.layers):
+        modules[f"dec{n}.self"] = layer.self_attention
+        modules[f"dec{n}.cross"] = layer.cross_attention
+    return modules
+
+
+def _zero_heads_hook(heads: Sequence[int], d_head: int):
+    def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        concat = inputs[0].clone()  # (B, T, H*Dh): the heads side by side
+        for head in heads:
+            concat[..., head * d_head : (head + 1) * d_head] = 0.0
+        return (concat, *inputs[1:])
+
+    return hook
+
+
+@contextlib.contextmanager
+def ablated(model: Transformer, heads: HeadSet) -> Iterator[Transformer]:
+    """Within the block, the listed heads contribute nothing: their part of the concatenation
+    is set to zero before W^O (W^O's bias still applies). The model is restored afterwards."""
+    modules = attention_modules(model)
+    handles = []
+    try:
+        for name, removed in heads.items():
+            if name not in modules:
+                raise KeyError(f"no attention module {name!r}; choose from {list(modules)}")
+            attention = modules[name]
+            bad = [h for h in removed if not 0 <= h < attention.num_heads]
+            if bad:
+                raise ValueError(f"{name} has heads 0..{attention.num_heads - 1}, got {bad}")
+            if removed:
+                hook = _zero_heads_hook(list(removed), attention.d_head)
+                handles.append(attention.w_o.register_forward_pre_hook(hook))
+        yield model
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _teacher_forced_maps(model: Transformer, data: EncodedPairs):
+    source = pad_sequences(data.source, pad_id=PAD_ID)  # (B, S)
+    target = pad_sequences([t[:-1] for t in data.target], pad_id=PAD_ID)  # (B, T)
+    with inference_mode(model):
+        maps = model(source, target, return_attention=True).attention
+    return source != PAD_ID, target != PAD_ID, maps
+
+
+@dataclass(frozen=True)
+class HeadStatistics:
+    """entropy[name]: (H,) mean entropy (nats) of the head's rows over real queries;
+    max_entropy[name]: the mean of log(number of keys a row may see), the uniform value;
+    overlap[name]: (H, H) mean sum_k min(p_k, q_k) between the rows of two heads."""
+
+    entropy: dict[str, Tensor]
+    max_entropy: dict[str, float]
+    overlap: dict[str, Tensor]
+
+
+def head_statistics(model: Transformer, data: EncodedPairs) -> HeadStatistics:
+    """Entropy of each head and overlap between heads, on teacher-forced ``data``."""
+    source_real, target_real, maps = _teacher_forced_maps(model, data)
+    groups = {"self": maps.encoder, "dself": maps.decoder_self, "cross": maps.cross}
+    names = {"self": "enc{}.self", "dself": "dec{}.self", "cross": "dec{}.cross"}
+    entropy, max_entropy, overlap = {}, {}, {}
+    for kind, layer_maps in groups.items():
+        queries = source_real if kind == "self" else target_real  # (B, L)
+        for n, weights in enumerate(layer_maps):  # (B, H, Lq, Lk)
+            name = names[kind].format(n)
+            rows = weights.permute(0, 2, 1, 3)[queries]  # (rows, H, Lk) real queries only
+            plogp = torch.where(rows > 0, rows * rows.clamp_min(1e-12).log(), 0.0)
+            entropy[name] = -plogp.sum(-1).mean(0)  # (H,)
+            visible = (rows[:, 0] > 0).sum(-1).clamp_min(1).float()  # keys seen per row
+            max_entropy[name] = float(visible.log().mean())
+            overlap[name] = torch.minimum(rows[:, :, None], rows[:, None, :]).sum(-1).mean(0)
+    return HeadStatistics(entropy, max_entropy, overlap)
+
+
+def teacher_forced_loss(model: Transformer, data: EncodedPairs) -> float:
+    """Mean cross-entropy (no smoothing) of the gold next word over the real target positions."""
+    source = pad_sequences(data.source, pad_id=PAD_ID)  # (B, S)
+    target = pad_sequences(data.target, pad_id=PAD_ID)  # (B, T + 1)
+    with inference_mode(model):
+        logits = model(source, target[:, :-1]).logits  # (B, T, V)
+        return float(label_smoothed_cross_entropy(logits, target[:, 1:], smoothing=0.0))
+
+
+@dataclass(frozen=True)
+class AblationResult:
+    """Held-out exact match (EM) and teacher-forced loss with heads removed."""
+
+    baseline_em: float
+    baseline_loss: float
+    single_em: dict[tuple[str, int], float]  # one head removed
+    single_loss: dict[tuple[str, int], float]
+    order: list[tuple[str, int]]  # removal order of the cumulative study
+    cumulative_em: list[float]  # after removing order[:k + 1]
+    cumulative_loss: list[float]
+
+
+def ablation_study(
+    model: Transformer,
+    data: EncodedPairs,
+    *,
+    order: Sequence[tuple[str, int]] | None = None,
+    cumulative: bool = True,
+) -> AblationResult:
+    """Remove heads and measure held-out exact match (batched greedy decoding) and loss.
+
+    First each head alone. Then, if ``cumulative``, heads are removed one after another in
+    ``order`` (default :func:`kind_order`: encoder self-attention, then decoder
+    self-attention, then encoder-decoder attention, each from the first layer up) until
+    none is left.
+    """
+    modules = attention_modules(model)
+    single_em, single_loss = {}, {}
+    for name, attention in modules.items():
+        for head in range(attention.num_heads):
+            with ablated(model, {name: [head]}):
+                single_em[(name, head)] = exact_match(model, data)
+                single_loss[(name, head)] = teacher_forced_loss(model, data)
+    order = list(kind_order(model) if order is None else order)
+    cumulative_em, cumulative_loss = [], []
+    if cumulative:
+        removed: dict[str, list[int]] = {}
+        for name, head in order:
+            removed.setdefault(name, []).append(head)
+            with ablated(model, removed):
+                cumulative_em.append(exact_match(model, data))
+                cumulative_loss.append(teacher_forced_loss(model, data))
+    return AblationResult(
+        baseline_em=exact_match(model, data),
+        baseline_loss=teacher_forced_loss(model, data),
+        single_em=single_em,
+        single_loss=single_loss,
+        order=order if cumulative else [],
+        cumulative_em=cumulative_em,
+        cumulative_loss=cumulative_loss,
+    )
+
+
+def kind_order(model: Transformer) -> list[tuple[str, int]]:
+    """Every (module, head): encoder self-attention first, then decoder self-attention, then
+    encoder-decoder attention, layer by layer."""
+    modules = attention_modules(model)
+
+    def rank(name: str) -> int:
+        return 0 if name.startswith("enc") else 1 if name.endswith("self") else 2
+
+    names = sorted(modules, key=rank)  # stable: layers stay in order within a kind
+    return [(name, head) for name in names for head in range(modules[name].num_heads)]
+
+
+@dataclass(frozen=True)
+class HeadCountResult:
+    num_heads: int
+    d_head: int
+    parameters: int
+    final_loss: float  # mean label-smoothed loss of the last 20 steps
+    exact_match: float  # held-out, greedy
+    token_accuracy: float  # held-out, greedy
+    held_out_loss: float  # teacher-forced cross-entropy on the held-out pairs
+    loss_curve: list[float]  # training loss at every step
+    seconds: float
+    model: Transformer
+
+
+def compare_head_counts(
+    corpus: Corpus,
+    head_counts: Sequence[int] = (1, 4),
+    *,
+    steps: int = 300,
+    batch_size: int = 64,
+    warmup: int = 100,
+    seed: int = 0,
+    held_out: int | None = None,
+    **config: int | float,
+) -> list[HeadCountResult]:
+    """Train ``TransformerConfig.small`` with each head count (same D and everything else,
+    same initial seed, same batches, same number of steps) and score it on held-out pairs."""
+    data = corpus.encoded("held_out")
+    if held_out is not None:
+        data = EncodedPairs(data.source[:held_out], data.target[:held_out])
+    results = []
+    for num_heads in head_counts:
+        settings = TransformerConfig.small(
+            len(corpus.src_vocab), len(corpus.tgt_vocab), num_heads=num_heads, **config
+        )
+        torch.manual_seed(seed)
+        model = Transformer(settings)
+        started = time.perf_counter()
+        history = train(
+            model, corpus.encoded("train"), steps=steps, batch_size=batch_size, warmup=warmup,
+            seed=seed, progress=False,
+        )  # fmt: skip
+        tail = history.loss[-20:]
+        results.append(
+            HeadCountResult(
+                num_heads=num_heads,
+                d_head=settings.d_head,
+                parameters=model.num_parameters(),
+                final_loss=sum(tail) / max(len(tail), 1),
+                exact_match=exact_match(model, data),
+                token_accuracy=token_accuracy(model, data),
+                held_out_loss=teacher_forced_loss(model, data),
+                loss_curve=list(history.loss),
+                seconds=time.perf_counter() - started,
+                model=model,
+            )
+        )
+    return results
+
+
+def multihead_figure(
+    head_weights: Tensor, concat: Tensor, output: Tensor, tokens: Sequence[str]
+) -> Figure:
+    """F37 from real tensors: the H maps (H, S, S), their outputs side by side (S, H*Dh) and
+    the result of W^O (S, D). Head boundaries are marked in the concatenation."""
+    weights = as_array(head_weights, 3, "head_weights")
+    H = weights.shape[0]
+    concat, output = as_array(concat, 2, "concat"), as_array(output, 2, "output")
+    d_head = concat.shape[1] // H
+    labels = [f"{i}:{w}" for i, w in enumerate(tokens)]
+    fig = new_figure(2.6 * H, 6.4)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 0.9])
+    for h, ax in enumerate(np.atleast_1d(top.subplots(1, H, sharey=True))):
+        ax.imshow(weights[h], vmin=0, vmax=1, cmap=PROBABILITY_CMAP)
+        ax.set_title(f"head {h}: softmax(Q_h K_h^T/√Dh)", fontsize=9)
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    left, right = bottom.subplots(1, 2, sharey=True)
+    limit = float(max(np.abs(concat).max(), np.abs(output).max()))
+    for ax, array, title in ((left, concat, f"Concat(head_0 ... head_{H - 1}): S × H·Dh"),
+                             (right, output, "× W^O = output: S × D")):  # fmt: skip
+        ax.imshow(array, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit, aspect="auto")
+        ax.set(title=title, xlabel="dimension")
+    for h in range(1, H):
+        left.axvline(h * d_head - 0.5, color="black", linewidth=1.5)
+    left.set_yticks(range(len(labels)), labels, fontsize=8)
+    return finish(fig)
+
+
+def statistics_figure(stats: HeadStatistics) -> Figure:
+    """Left: mean entropy of every head (rows: attention modules). Right: the overlap between
+    the heads of each module (1 on the diagonal)."""
+    names = list(stats.entropy)
+    entropy = np.stack([as_array(stats.entropy[n], 1) for n in names])  # (modules, H)
+    H = entropy.shape[1]
+    fig = new_figure(12.0, 4.6)
+    left, right = fig.subfigures(1, 2, width_ratios=[0.8, 1.2])
+    ax = left.subplots()
+    top = max(stats.max_entropy.values())
+    image = ax.imshow(entropy, cmap="cividis", vmin=0, vmax=top, aspect="auto")
+    for (r, c), value in np.ndenumerate(entropy):
+        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                color="black" if value > 0.6 * top else "white")  # fmt: skip
+    ax.set_xticks(range(H), [f"head {h}" for h in range(H)])
+    ax.set_yticks(range(len(names)), [f"{n} (max {stats.max_entropy[n]:.2f})" for n in names])
+    ax.set_title("mean entropy of a row (nats)")
+    left.colorbar(image, ax=ax, shrink=0.8)
+    axes = right.subplots(2, (len(names) + 1) // 2).ravel()
+    for ax, name in zip(axes, names, strict=False):
+        overlap = as_array(stats.overlap[name], 2)
+        ax.imshow(overlap, cmap=PROBABILITY_CMAP, vmin=0, vmax=1)
+        for (r, c), value in np.ndenumerate(overlap):
+            ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="black" if value > 0.6 else "white")  # fmt: skip
+        ax.set_title(f"{name}: overlap", fontsize=9)
+        ax.set_xticks(range(H))
+        ax.set_yticks(range(H))
+    return finish(fig)
+
+
+def ablation_figure(result: AblationResult) -> Figure:
+    """Left: loss increase when each head alone is removed (text: exact match). Right: exact
+    match and loss as heads are removed one after another."""
+    keys = list(result.single_em)
+    names = list(dict.fromkeys(name for name, _ in keys))
+    H = 1 + max(head for _, head in keys)
+    increase = np.full((len(names), H), np.nan)
+    for name, head in keys:
+        increase[names.index(name), head] = result.single_loss[(name, head)] - result.baseline_loss
+    fig = new_figure(12.5, 4.4)
+    left, right = fig.subplots(1, 2, width_ratios=[0.8, 1.2])
+    image = left.imshow(increase, cmap="cividis", vmin=0, aspect="auto")
+    for name, head in keys:
+        value = increase[names.index(name), head]
+        em = result.single_em[(name, head)]
+        left.text(head, names.index(name), f"+{value:.2f}\nEM {em:.2f}", ha="center",
+                  va="center", fontsize=7, color="white" if value < 0.6 * np.nanmax(increase)
+                  else "black")  # fmt: skip
+    left.set_xticks(range(H), [f"head {h}" for h in range(H)])
+    left.set_yticks(range(len(names)), names)
+    left.set_title("one head removed: loss increase (EM = exact match)")
+    fig.colorbar(image, ax=left, shrink=0.8)
+    steps = np.arange(len(result.cumulative_em) + 1)
+    right.plot(steps, [result.baseline_em, *result.cumulative_em], marker="o", label="exact match")
+    right.set(xlabel="heads removed, one after another", ylabel="held-out exact match",
+              ylim=(-0.05, 1.05))  # fmt: skip
+    twin = right.twinx()
+    twin.plot(steps, [result.baseline_loss, *result.cumulative_loss], color="#D55E00",
+              linestyle="--", marker=".", label="loss")  # fmt: skip
+    twin.set_ylabel("held-out loss (nats per word)", color="#D55E00")
+    labels = ["none"] + [f"{n}:{h}" for n, h in result.order]
+    right.set_xticks(steps, labels, rotation=90, fontsize=7)
+    right.legend(loc="center left", frameon=False)
+    return finish(fig)
+
+
+__all__ = [
+    "AblationResult",
+    "HeadCountResult",
+    "HeadStatistics",
+    "ablated",
+    "ablation_figure",
+    "ablation_study",
+    "attention_modules",
+    "compare_head_counts",
+    "head_statistics",
+    "multihead_figure",
+    "statistics_figure",
+    "teacher_forced_loss",
+]
