@@ -97,6 +97,14 @@ def test_ablation_study(model: mt.Transformer, corpus: mt.Corpus) -> None:
     assert isinstance(heads.ablation_figure(result), Figure)
 
 
+def test_greedy_scores_match_the_package(model: mt.Transformer, corpus: mt.Corpus) -> None:
+    held_out = corpus.encoded("held_out")
+    data = mt.EncodedPairs(held_out.source[:3], held_out.target[:3])
+    exact, accuracy = heads.greedy_scores(model, data)
+    assert exact == mt.exact_match(model, data)
+    assert accuracy == pytest.approx(mt.token_accuracy(model, data))
+
+
 def test_compare_head_counts(corpus: mt.Corpus) -> None:
     results = heads.compare_head_counts(
         corpus, (1, 2), steps=3, batch_size=8, held_out=4, d_model=16, d_ff=32

@@ -26,9 +26,9 @@ from torch import Tensor, nn
 from minitransformer.attention import MultiHeadAttention
 from minitransformer.config import TransformerConfig
 from minitransformer.data import Corpus, EncodedPairs
-from minitransformer.decoding import exact_match, inference_mode, token_accuracy
+from minitransformer.decoding import exact_match, greedy_decode_batch, inference_mode
 from minitransformer.model import Transformer
-from minitransformer.tokens import PAD_ID, pad_sequences
+from minitransformer.tokens import EOS_ID, PAD_ID, pad_sequences
 from minitransformer.training import label_smoothed_cross_entropy, train
 from minitransformer.viz._style import PROBABILITY_CMAP, SIGNED_CMAP, finish, new_figure
 from minitransformer.viz.static import as_array
@@ -193,6 +193,19 @@ def kind_order(model: Transformer) -> list[tuple[str, int]]:
     return [(name, head) for name in names for head in range(modules[name].num_heads)]
 
 
+def greedy_scores(model: Transformer, data: EncodedPairs) -> tuple[float, float]:
+    """(exact match, word accuracy) of one batched greedy decoding of ``data``: the two
+    numbers of ``decoding.exact_match`` and ``decoding.token_accuracy``, decoded once."""
+    outputs = greedy_decode_batch(model, data.source)
+    exact = correct = total = 0
+    for output, target in zip(outputs, data.target, strict=True):
+        reference, hypothesis = target[1:], [*output, EOS_ID]  # words + <eos>
+        exact += hypothesis == reference
+        correct += sum(a == b for a, b in zip(hypothesis, reference, strict=False))
+        total += len(reference)
+    return exact / len(outputs), correct / total
+
+
 @dataclass(frozen=True)
 class HeadCountResult:
     num_heads: int
@@ -236,14 +249,15 @@ def compare_head_counts(
             seed=seed, progress=False,
         )  # fmt: skip
         tail = history.loss[-20:]
+        exact, accuracy = greedy_scores(model, data)
         results.append(
             HeadCountResult(
                 num_heads=num_heads,
                 d_head=settings.d_head,
                 parameters=model.num_parameters(),
                 final_loss=sum(tail) / max(len(tail), 1),
-                exact_match=exact_match(model, data),
-                token_accuracy=token_accuracy(model, data),
+                exact_match=exact,
+                token_accuracy=accuracy,
                 held_out_loss=teacher_forced_loss(model, data),
                 loss_curve=list(history.loss),
                 seconds=time.perf_counter() - started,
@@ -358,6 +372,7 @@ __all__ = [
     "ablation_study",
     "attention_modules",
     "compare_head_counts",
+    "greedy_scores",
     "head_statistics",
     "multihead_figure",
     "statistics_figure",
