@@ -76,7 +76,7 @@ def test_scores_and_baselines() -> None:
 def test_model_has_the_transformer_interface() -> None:
     data = ty.make_typhoon_data(4, seed=0)
     encoded = data.encoded()
-    model = ty.TyphoonTransformer(ty.typhoon_config(d_model=16, d_ff=16))
+    model = ty.TyphoonTransformer(ty.typhoon_config(d_model=16, d_ff=16, num_layers=2))
     source = torch.tensor(encoded.source)  # (4, 30)
     decoder_input = torch.tensor(encoded.target)[:, :-1]  # (4, 8)
     out = model(source, decoder_input, return_attention=True)
