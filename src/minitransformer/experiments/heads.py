@@ -328,7 +328,7 @@ def statistics_figure(stats: HeadStatistics) -> Figure:
 
 
 def ablation_figure(result: AblationResult) -> Figure:
-    """Left: loss increase when each head alone is removed (text: exact match). Right: exact
+    """Left: loss change when each head alone is removed (text: exact match). Right: exact
     match and loss as heads are removed one after another."""
     keys = list(result.single_em)
     names = list(dict.fromkeys(name for name, _ in keys))
@@ -338,16 +338,16 @@ def ablation_figure(result: AblationResult) -> Figure:
         increase[names.index(name), head] = result.single_loss[(name, head)] - result.baseline_loss
     fig = new_figure(12.5, 4.4)
     left, right = fig.subplots(1, 2, width_ratios=[0.8, 1.2])
-    image = left.imshow(increase, cmap="cividis", vmin=0, aspect="auto")
+    image = left.imshow(increase, cmap="cividis", aspect="auto")
     for name, head in keys:
         value = increase[names.index(name), head]
         em = result.single_em[(name, head)]
-        left.text(head, names.index(name), f"+{value:.2f}\nEM {em:.2f}", ha="center",
+        left.text(head, names.index(name), f"{value:+.4f}\nEM {em:.2f}", ha="center",
                   va="center", fontsize=7, color="white" if value < 0.6 * np.nanmax(increase)
                   else "black")  # fmt: skip
     left.set_xticks(range(H), [f"head {h}" for h in range(H)])
     left.set_yticks(range(len(names)), names)
-    left.set_title("one head removed: loss increase (EM = exact match)")
+    left.set_title("one head removed: change of loss (EM = exact match)")
     fig.colorbar(image, ax=left, shrink=0.8)
     steps = np.arange(len(result.cumulative_em) + 1)
     right.plot(steps, [result.baseline_em, *result.cumulative_em], marker="o", label="exact match")
