@@ -302,3 +302,15 @@ def test_transformer_attention_reads_every_map_of_a_model(book_style):
     )
     views = viz.translator_attention(translator)("어제 카페")
     assert views["cross-attention"].query_tokens == ["<sos>", "I", "went"]
+
+
+def test_live_only_wraps_any_widgets(book_style):
+    import ipywidgets
+
+    output = ipywidgets.Output()
+    box = viz.live_only([ipywidgets.IntSlider(), output], what="Move it.")
+    bundle = box._repr_mimebundle_()
+    assert (
+        "Move it." in bundle["text/html"] and "needs a running Python kernel" in bundle["text/html"]
+    )
+    viz.show_figure(output, viz.positional_curves((0,), length=5, d_model=4))

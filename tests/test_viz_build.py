@@ -115,3 +115,9 @@ def test_missing_glyph_in_a_kernel_leaves_a_traceback(monkeypatch):
     outputs = notebook.cells[0].outputs
     errors = [o for o in outputs if o.output_type == "error"]
     assert errors and errors[0].ename == "UserWarning" and "Glyph" in errors[0].evalue
+
+
+def test_bare_widget_is_reported(warnings_seen):
+    text = "interactive(children=(IntSlider(value=1, description='x'), Output()))"
+    book_offline._check_outputs(_document(nodes.literal_block(text, text, classes=["output"])))
+    assert any("needs a kernel" in m for m in warnings_seen())

@@ -14,7 +14,8 @@ What it does, and why (see ../shared/pitfalls.md):
 * Fails the build (a warning under ``-W``) if any output still loads a script from the web, if
   an output holds a traceback (an error after the cell ran, e.g. while drawing a figure, which
   nbclient does not count as a failed cell) outside a cell tagged ``raises-exception``, or if a
-  matplotlib figure came out as text (``<Figure size ...>``) instead of an image.
+  matplotlib figure came out as text (``<Figure size ...>``) instead of an image, or if an
+  ipywidgets widget was displayed without the "needs a kernel" note of ``viz.live_*``.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ def _config_inited(app: Sphinx, config) -> None:
 
 
 _UNDRAWN_FIGURE = re.compile(r"^<Figure size \d+x\d+ with \d+ Axes>$")
+# The text fallback of an ipywidgets widget, e.g. "interactive(children=(IntSlider(...":
+_BARE_WIDGET = re.compile(r"^[A-Za-z]+\(children=\(")
 
 
 def _intentional_error(node: nodes.Node) -> bool:
@@ -104,6 +107,13 @@ def _check_outputs(doctree: nodes.document) -> None:
             last = node.astext().strip().splitlines()[-1:] or [""]
             logger.warning(
                 "a cell output holds a traceback: %s", last[0], location=node, type="book_offline"
+            )
+        elif _BARE_WIDGET.match(node.astext().strip()):
+            logger.warning(
+                "an ipywidgets widget without a 'needs a kernel' note: build it with a "
+                "viz.live_* helper (or show viz.live_note_html) and add a static plotly figure",
+                location=node,
+                type="book_offline",
             )
         elif _UNDRAWN_FIGURE.match(node.astext().strip()):
             logger.warning(

@@ -11,7 +11,8 @@ A chapter starts with::
 - plotly, sliders that work in the static HTML (return ``go.Figure``):
   :func:`attention_heatmap_plotly`, :func:`slider_heatmap`, :func:`positional_explorer`.
 - ipywidgets, need a kernel (return a widget box that shows a "needs a kernel" note in the
-  static HTML): :func:`live_attention_explorer`, :func:`live_positional_explorer`.
+  static HTML): :func:`live_attention_explorer`, :func:`live_positional_explorer`; for your
+  own explorer, :func:`live_only` (the box with the note) and :func:`show_figure`.
 """
 
 from minitransformer.viz._style import (
@@ -32,8 +33,10 @@ from minitransformer.viz.live import (
     attention_states,
     live_attention_explorer,
     live_note_html,
+    live_only,
     live_positional_explorer,
     random_self_attention,
+    show_figure,
     transformer_attention,
     translator_attention,
 )
@@ -56,6 +59,7 @@ __all__ = [
     "figure_png",
     "live_attention_explorer",
     "live_note_html",
+    "live_only",
     "live_positional_explorer",
     "positional_curves",
     "positional_explorer",
@@ -63,6 +67,7 @@ __all__ = [
     "random_self_attention",
     "register_hangul_font",
     "setup",
+    "show_figure",
     "slider_heatmap",
     "training_curves",
     "transformer_attention",

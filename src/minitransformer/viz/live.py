@@ -94,6 +94,18 @@ def _live_only_class():
     return LiveOnly
 
 
+def live_only(children: Sequence[Any], *, what: str = ""):
+    """Wrap ipywidgets ``children`` in a box that, in the static HTML, shows the "needs a
+    kernel" note instead (``what``: one sentence on what the reader can do with it). Use it for
+    any explorer not built by a ``live_*`` helper."""
+    return _live_only_class()(list(children), what=what)
+
+
+def show_figure(output: Any, fig: Any) -> None:
+    """Replace the contents of an ``ipywidgets.Output`` with a matplotlib Figure (as PNG)."""
+    _show_png(output, fig)
+
+
 def live_note_html(what: str = "") -> str:
     """The note a live-only cell shows in the static HTML (also usable on its own)."""
     return LIVE_NOTE.format(what=html.escape(what))
@@ -322,7 +334,9 @@ __all__: Sequence[str] = [
     "live_attention_explorer",
     "live_note_html",
     "live_positional_explorer",
+    "live_only",
     "random_self_attention",
+    "show_figure",
     "transformer_attention",
     "translator_attention",
 ]
