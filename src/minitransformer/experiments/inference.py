@@ -1,0 +1,300 @@
+"""Chapter 10: inference, from <sos> to <eos>, with the shipped translator.
+
+- :func:`trace_figure`: greedy decoding step by step (from ``Translator.trace``) as a plotly
+  figure with a slider over steps: the probability vector and the encoder-decoder attention row.
+- :func:`forced_recovery`: force a word at one step for many sentences and count how often the
+  rest of the translation still matches the reference (exposure bias, measured).
+- :func:`beam_vs_greedy`: exact match of greedy decoding and beam search on pairs, and the
+  sentences where the two differ.
+- :func:`live_translator`: type Korean, read the translation and its attention (needs a kernel).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from minitransformer.data import Pair
+from minitransformer.decoding import TraceStep, beam_search, greedy_decode_batch
+from minitransformer.tokens import EOS_ID
+from minitransformer.viz._style import PROBABILITY_COLORSCALE
+
+
+def _step_state(step: TraceStep, translator, layer: int) -> dict:
+    probabilities = step.probabilities.numpy()
+    cross = step.cross_attention[layer].numpy()  # (H, S)
+    rows = np.vstack([cross, cross.mean(axis=0, keepdims=True)])  # (H + 1, S)
+    prefix = " ".join(translator.tgt_vocab.tokens(step.prefix, strip=False))
+    word = translator.tgt_vocab.word(step.token)
+    forced = " (forced)" if step.forced else ""
+    return dict(
+        probabilities=np.round(probabilities, 4).tolist(),
+        cross=np.round(rows, 4).tolist(),
+        title=f"step {step.step}: decoder input [{prefix}] → {word}{forced}, "
+        f"P = {step.probability:.2f}",
+    )
+
+
+def trace_figure(trace: Sequence[TraceStep], translator, korean: str, *, layer: int = -1):
+    """Left: P(every English word) at each step of greedy decoding. Right: the encoder-decoder
+    attention of the position that writes the step's word, layer ``layer``, each head and their
+    mean, over the source words. One slider step per decoding step; colours fixed to [0, 1]."""
+    vocab = translator.tgt_vocab
+    words = [vocab.word(i) for i in range(len(vocab))]
+    source = [f"{k}:{w}" for k, w in enumerate(translator.src_vocab.tokens(
+        translator.src_vocab.encode(korean), strip=False))]  # fmt: skip
+    heads = [f"head {h}" for h in range(trace[0].cross_attention[layer].shape[0])] + ["mean"]
+    states = [_step_state(step, translator, layer) for step in trace]
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.12,
+                        subplot_titles=("P(next word) over the English vocabulary",
+                                        "encoder-decoder attention (last layer)"))  # fmt: skip
+    first = states[0]
+    fig.add_trace(go.Bar(x=words, y=first["probabilities"], marker=dict(
+        color=first["probabilities"], colorscale=PROBABILITY_COLORSCALE, cmin=0, cmax=1),
+        hovertemplate="%{x}: %{y:.3f}<extra></extra>", showlegend=False), row=1, col=1)  # fmt: skip
+    fig.add_trace(go.Heatmap(z=first["cross"], x=source, y=heads, zmin=0, zmax=1,
+                             colorscale=PROBABILITY_COLORSCALE, colorbar=dict(thickness=12),
+                             texttemplate="%{z:.2f}", textfont=dict(size=10),
+                             hovertemplate="%{y}, %{x}: %{z:.3f}<extra></extra>"),
+                  row=1, col=2)  # fmt: skip
+    steps = [
+        dict(method="update", label=f"{step.step}:{vocab.word(step.token)}", args=[
+            {"y": [state["probabilities"], None], "marker.color": [state["probabilities"], None],
+             "z": [None, state["cross"]]},
+            {"title.text": state["title"]},
+        ])
+        for step, state in zip(trace, states, strict=True)
+    ]  # fmt: skip
+    fig.update_xaxes(type="category", tickfont=dict(size=8), row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], title_text="probability", row=1, col=1)
+    fig.update_xaxes(type="category", title_text="source word (key)", row=1, col=2)
+    fig.update_yaxes(type="category", autorange="reversed", row=1, col=2)
+    fig.update_layout(height=470, title=dict(text=first["title"], x=0.0),
+                      sliders=[dict(active=0, currentvalue=dict(prefix="step: "), steps=steps,
+                                    pad=dict(t=90))])  # fmt: skip
+    return fig
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Forcing ``word`` at ``step`` on ``total`` sentences: how many continued exactly as the
+    reference after the forced word, and a few examples (source, reference, forced output):
+    failures first, then one that recovered."""
+
+    total: int
+    recovered: int
+    examples: list[tuple[str, str, str]]
+
+    @property
+    def rate(self) -> float:
+        return self.recovered / self.total if self.total else 0.0
+
+
+def forced_recovery(translator, pairs: Sequence[Pair], *, step: int, word: str, limit: int = 3):
+    """Force ``word`` at ``step`` (numbered from 1) for every pair whose reference has another
+    word there; count the outputs whose words after that step equal the reference's."""
+    chosen = [p for p in pairs if len(p.target) >= step and p.target[step - 1] != word]
+    sources = [translator.src_vocab.encode(p.source) for p in chosen]
+    forced = {step: translator.tgt_vocab.id(word)}
+    outputs = greedy_decode_batch(translator.model, sources, force=forced)
+    recovered, failures, successes = 0, [], []
+    for pair, output in zip(chosen, outputs, strict=True):
+        words = translator.tgt_vocab.tokens(output)
+        same = words[step:] == list(pair.target[step:])
+        recovered += same
+        (successes if same else failures).append(
+            (pair.source_text, pair.target_text, " ".join(words))
+        )
+    return Recovery(len(chosen), recovered, (failures[: limit - 1] + successes)[:limit])
+
+
+@dataclass(frozen=True)
+class BeamComparison:
+    """Exact match of greedy and beam search on the same pairs, and every pair where the two
+    outputs differ: (source, reference, greedy, beam, log P greedy, log P beam)."""
+
+    total: int
+    greedy_correct: int
+    beam_correct: int
+    differences: list[tuple[str, str, str, str, float, float]]
+
+
+def patient_beam_search(
+    model, source_ids: Sequence[int], *, beam_width: int = 4, max_len: int | None = None
+) -> list[int]:
+    """Beam search that stops only when no live prefix can beat the best finished sentence.
+
+    At each step the ``beam_width`` best continuations that do not end in <eos> stay live; those
+    that end in <eos> are set aside as finished. Without a length penalty a prefix's log P can
+    only fall, so once the best finished sentence scores at least the best live prefix, the
+    search is over. Returns the best finished sentence (ids, no <sos>/<eos>).
+    """
+    import math
+
+    import torch
+
+    from minitransformer.decoding import default_max_len, inference_mode, select_rows
+    from minitransformer.tokens import SOS_ID
+
+    source = torch.tensor([list(source_ids)])
+    limit = max_len if max_len is not None else default_max_len(model, source.size(1))
+    live: list[tuple[list[int], float]] = [([SOS_ID], 0.0)]
+    finished: list[tuple[list[int], float]] = []
+    with inference_mode(model):
+        encoded = model.encode(source)
+        for _ in range(limit):
+            rows = torch.zeros(len(live), dtype=torch.long)
+            prefixes = torch.tensor([prefix for prefix, _ in live])  # (K, step)
+            logits = model.decode(prefixes, select_rows(encoded, rows)).logits[:, -1]  # (K, V)
+            totals = torch.tensor([score for _, score in live])[:, None] + torch.log_softmax(
+                logits.float(), dim=-1)  # fmt: skip
+            best = totals.flatten().topk(min(2 * beam_width, totals.numel()))
+            next_live = []
+            for total, flat in zip(best.values.tolist(), best.indices.tolist(), strict=True):
+                beam, token = divmod(flat, totals.size(1))
+                if token == EOS_ID:
+                    finished.append((live[beam][0][1:], total))
+                elif len(next_live) < beam_width:
+                    next_live.append((live[beam][0] + [token], total))
+            live = next_live
+            best_finished = max((score for _, score in finished), default=-math.inf)
+            if not live or best_finished >= max(score for _, score in live):
+                break
+    candidates = finished or [(prefix[1:], score) for prefix, score in live]
+    return max(candidates, key=lambda item: item[1])[0]
+
+
+def beam_vs_greedy(
+    translator, pairs: Sequence[Pair], *, beam_width: int = 4, patient: bool = False
+) -> BeamComparison:
+    """Greedy (batched) and beam search (one sentence at a time) on ``pairs``: the package's
+    ``beam_search``, or :func:`patient_beam_search` with ``patient=True``."""
+    from minitransformer.decoding import sequence_log_probability
+
+    model, src, tgt = translator.model, translator.src_vocab, translator.tgt_vocab
+    sources = [src.encode(p.source) for p in pairs]
+    greedy = greedy_decode_batch(model, sources)
+    greedy_correct = beam_correct = 0
+    differences = []
+    for pair, source, greedy_ids in zip(pairs, sources, greedy, strict=True):
+        if patient:
+            beam_ids = patient_beam_search(model, source, beam_width=beam_width)
+        else:
+            beam_ids = beam_search(model, source, beam_width=beam_width).tokens
+        reference = tgt.encode(pair.target)
+        greedy_correct += greedy_ids == reference
+        beam_correct += beam_ids == reference
+        if beam_ids != greedy_ids:
+            differences.append((pair.source_text, pair.target_text, tgt.decode(greedy_ids),
+                                tgt.decode(beam_ids),
+                                sequence_log_probability(model, source, greedy_ids),
+                                sequence_log_probability(model, source, beam_ids)))  # fmt: skip
+    return BeamComparison(len(pairs), greedy_correct, beam_correct, differences)
+
+
+def greedy_scores(translator, pairs: Sequence[Pair]) -> tuple[list[list[int]], list[float]]:
+    """Greedy outputs (ids) for ``pairs`` in one batched pass, and each output's mean
+    log-probability per word (with <eos>) from one teacher-forced pass over the outputs."""
+    import torch
+
+    from minitransformer.decoding import inference_mode
+    from minitransformer.tokens import SOS_ID, pad_sequences
+
+    sources = [translator.src_vocab.encode(p.source) for p in pairs]
+    outputs = greedy_decode_batch(translator.model, sources)
+    targets = [[SOS_ID, *output, EOS_ID] for output in outputs]
+    source, target = pad_sequences(sources), pad_sequences(targets)
+    with inference_mode(translator.model):
+        logits = translator.model(source, target[:, :-1]).logits  # (B, T, V)
+    labels = target[:, 1:]
+    log_probs = torch.log_softmax(logits.float(), -1).gather(-1, labels[..., None])[..., 0]
+    real = labels != 0
+    per_word = (log_probs * real).sum(1) / real.sum(1)  # (B,)
+    return outputs, per_word.tolist()
+
+
+def least_confident(pairs: Sequence[Pair], scores: Sequence[float], count: int) -> list[Pair]:
+    """The ``count`` pairs with the lowest scores (e.g. from :func:`greedy_scores`)."""
+    order = sorted(range(len(pairs)), key=lambda k: scores[k])[:count]
+    return [pairs[k] for k in order]
+
+
+def translate_with_message(translator, korean: str) -> tuple[str, str]:
+    """(English, message). The message names words the model has never seen (they are read as
+    <unk>) or says why nothing could be translated; it is empty when all is well."""
+    words = korean.split()
+    if not words:
+        return "", "Type a Korean sentence, words separated by spaces."
+    unknown = translator.unknown_words(words)
+    english = translator.translate(words)
+    if not unknown:
+        return english, ""
+    known = sorted(w for w in translator.src_vocab.itos if not w.startswith("<"))
+    return english, (
+        f"Not in the model's vocabulary: {', '.join(dict.fromkeys(unknown))}. These words are "
+        f"read as <unk>, so the translation can only guess around them. The model knows "
+        f"{len(known)} Korean words, e.g. {' '.join(known[:12])} ..."
+    )
+
+
+def live_translator(translator, sentence: str = "어제 카페 갔었어 거기 사람 많더라"):
+    """A text box: the greedy translation, a message about unknown words, and the last layer's
+    encoder-decoder attention (mean over heads) of the translation. Needs a kernel."""
+    import ipywidgets as widgets
+
+    from minitransformer.viz.live import _live_only_class, _show_png
+    from minitransformer.viz.static import attention_heatmap
+
+    text = widgets.Text(value=sentence, description="Korean", continuous_update=False,
+                        layout=widgets.Layout(width="95%"))  # fmt: skip
+    english, message, output = widgets.HTML(), widgets.HTML(), widgets.Output()
+
+    def redraw(*_):
+        translation, note = translate_with_message(translator, text.value)
+        english.value = f"<b>English:</b> {html.escape(translation) or '–'}"
+        message.value = f"<span style='color:#b00'>{html.escape(note)}</span>" if note else ""
+        output.clear_output()
+        if translation or text.value.split():
+            maps = translator.attention(text.value.split(), translation.split())
+            weights = maps.cross[-1].mean(0)  # (T, S)
+            _show_png(
+                output,
+                attention_heatmap(
+                    weights,
+                    maps.output_tokens,
+                    maps.source_tokens,
+                    title="encoder-decoder attention, last layer",
+                ),
+            )
+
+    text.observe(redraw, names="value")
+    redraw()
+    return _live_only_class()(
+        [text, english, message, output],
+        what="Type a Korean sentence and read its translation and attention.",
+    )
+
+
+def eos_probability(trace: Sequence[TraceStep]) -> list[float]:
+    """P(<eos>) at every step of a trace: decoding stops when it wins."""
+    return [float(step.probabilities[EOS_ID]) for step in trace]
+
+
+__all__ = [
+    "BeamComparison",
+    "Recovery",
+    "beam_vs_greedy",
+    "eos_probability",
+    "forced_recovery",
+    "greedy_scores",
+    "least_confident",
+    "live_translator",
+    "patient_beam_search",
+    "trace_figure",
+    "translate_with_message",
+]

@@ -1,0 +1,77 @@
+"""Chapter 10 experiments on the shipped translator: trace figure, forcing, beam, widget."""
+
+from __future__ import annotations
+
+import pytest
+
+import minitransformer as mt
+from minitransformer import viz
+from minitransformer.data import make_corpus
+from minitransformer.experiments import inference
+
+SENTENCE = "어제 카페 갔었어 거기 사람 많더라"
+
+
+@pytest.fixture(scope="module")
+def translator():
+    viz.setup()  # the Hangul font for the widget's figure
+    return mt.load_pretrained()
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return make_corpus(4000, 500, seed=0).held_out[:12]
+
+
+def test_trace_figure_has_one_slider_step_per_decoding_step(translator) -> None:
+    trace = translator.trace(SENTENCE)
+    fig = inference.trace_figure(trace, translator, SENTENCE)
+    steps = fig.layout.sliders[0].steps
+    assert len(steps) == len(trace)
+    assert steps[0].label == "1:I" and steps[-1].label.endswith("<eos>")
+    assert fig.data[1].x[1] == "1:카페"
+    assert len(fig.data[1].y) == translator.config.num_heads + 1
+    eos = inference.eos_probability(trace)
+    assert eos[-1] == max(eos) and eos[-1] > 0.5
+
+
+def test_forced_recovery_and_least_confident(translator, pairs) -> None:
+    recovery = inference.forced_recovery(translator, pairs, step=1, word="you", limit=2)
+    assert 0 < recovery.total <= len(pairs)
+    assert 0 <= recovery.recovered <= recovery.total and 0.0 <= recovery.rate <= 1.0
+    assert len(recovery.examples) == 2 and recovery.examples[0][2].startswith("you")
+    assert inference.Recovery(0, 0, []).rate == 0.0
+    outputs, scores = inference.greedy_scores(translator, pairs)
+    assert len(outputs) == len(scores) == len(pairs) and all(s <= 0 for s in scores)
+    chosen = inference.least_confident(pairs, scores, 3)
+    assert len(chosen) == 3 and min(scores) == scores[pairs.index(chosen[0])]
+
+
+def test_beam_vs_greedy_counts(translator, pairs) -> None:
+    comparison = inference.beam_vs_greedy(translator, pairs[:4], beam_width=2)
+    assert comparison.total == 4
+    assert 0 <= comparison.greedy_correct <= 4 and 0 <= comparison.beam_correct <= 4
+    for _, _, greedy, beam, _, _ in comparison.differences:
+        assert greedy != beam
+    patient = inference.beam_vs_greedy(translator, pairs[:4], beam_width=3, patient=True)
+    assert patient.beam_correct >= comparison.beam_correct
+    source = translator.src_vocab.encode(SENTENCE)
+    assert inference.patient_beam_search(translator.model, source, beam_width=1) == (
+        mt.decoding.greedy_decode(translator.model, source)
+    )
+    assert len(inference.patient_beam_search(translator.model, source, max_len=2)) == 2
+
+
+def test_translate_with_message_and_live_widget(translator) -> None:
+    english, message = inference.translate_with_message(translator, SENTENCE)
+    assert english.startswith("I went to the cafe") and message == ""
+    english, message = inference.translate_with_message(translator, "어제 우주선 갔었어")
+    assert "우주선" in message and "<unk>" in message and english
+    assert inference.translate_with_message(translator, "  ")[0] == ""
+    widget = inference.live_translator(translator)
+    text, shown, note = widget.children[:3]
+    assert "I went" in shown.value and note.value == ""
+    text.value = "어제 우주선 갔었어"
+    assert "우주선" in note.value
+    text.value = ""
+    assert "Type" in note.value
