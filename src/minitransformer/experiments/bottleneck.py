@@ -174,7 +174,7 @@ def accuracy_figure(result: BottleneckResult) -> Figure:
     ax.axhline(1 / result.budget.num_symbols, color="grey", linestyle=":", linewidth=1)
     ax.text(lengths[-1], 1 / result.budget.num_symbols + 0.02, "chance", ha="right",
             color="grey", fontsize=9)  # fmt: skip
-    ax.legend(frameon=False, loc="lower left")
+    ax.legend(frameon=False, loc="center", bbox_to_anchor=(0.6, 0.45))
     return finish(fig)
 
 
