@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from matplotlib.figure import Figure
 
 from minitransformer.decoding import greedy_decode_batch
 from minitransformer.experiments import typhoon as ty
-from minitransformer.training import train
 
 
 def test_data_shapes_ranges_and_determinism() -> None:
@@ -95,10 +95,20 @@ def test_model_has_the_transformer_interface() -> None:
 def test_a_short_training_run_learns_something() -> None:
     train_data = ty.make_typhoon_data(256, seed=0)
     test_data = ty.make_typhoon_data(100, seed=1)
-    torch.manual_seed(0)
-    model = ty.TyphoonTransformer(ty.typhoon_config(num_layers=1, d_model=16, d_ff=32))
-    history = train(model, train_data.encoded(), steps=30, batch_size=32, warmup=10,
-                    lr_factor=0.5, label_smoothing=0.0, progress=False)  # fmt: skip
+    probe = ty.make_typhoon_data(3, seed=2)
+    run = ty.train_typhoon(train_data, probe, steps=30, batch_size=32, warmup=10,
+                           snapshot_every=10, d_model=16, d_ff=32)  # fmt: skip
+    assert run.snapshot_steps == [0, 10, 20, 30]
+    assert all(s.shape == (3, ty.DAYS_OUT) for s in run.snapshots)
+    history = run.history
     assert np.mean(history.loss[-5:]) < np.mean(history.loss[:5])
-    scores = ty.score(ty.predict(model, test_data), test_data.labels)
+    scores = ty.score(ty.predict(run.model, test_data), test_data.labels)
     assert scores.accuracy > 1 - test_data.positive_rate - 0.1  # near always-no or better
+
+
+def test_month_figure() -> None:
+    data = ty.make_typhoon_data(3, seed=0)
+    fig = ty.month_figure(data, 1, predicted=data.labels[1])
+    assert isinstance(fig, Figure)
+    assert "Month 1" in fig.axes[0].get_title()
+    assert len(fig.axes[0].collections) == 3  # labels yes, labels no, predictions
