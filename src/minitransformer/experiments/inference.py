@@ -35,8 +35,8 @@ def _step_state(step: TraceStep, translator, layer: int) -> dict:
     return dict(
         probabilities=np.round(probabilities, 4).tolist(),
         cross=np.round(rows, 4).tolist(),
-        title=f"step {step.step}: decoder input [{prefix}] → {word}{forced}, "
-        f"P = {step.probability:.2f}",
+        title=f"step {step.step} writes <b>{html.escape(word)}</b>{forced}, "
+        f"P = {step.probability:.2f}<br>decoder input: {html.escape(prefix)}",
     )
 
 
@@ -51,8 +51,8 @@ def trace_figure(trace: Sequence[TraceStep], translator, korean: str, *, layer: 
     heads = [f"head {h}" for h in range(trace[0].cross_attention[layer].shape[0])] + ["mean"]
     states = [_step_state(step, translator, layer) for step in trace]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.12,
-                        subplot_titles=("P(next word) over the English vocabulary",
-                                        "encoder-decoder attention (last layer)"))  # fmt: skip
+                        subplot_titles=(f"P(next word), all {len(words)} English words",
+                                        "cross-attention, last layer"))  # fmt: skip
     first = states[0]
     fig.add_trace(go.Bar(x=words, y=first["probabilities"], marker=dict(
         color=first["probabilities"], colorscale=PROBABILITY_COLORSCALE, cmin=0, cmax=1),
@@ -64,8 +64,8 @@ def trace_figure(trace: Sequence[TraceStep], translator, korean: str, *, layer: 
                   row=1, col=2)  # fmt: skip
     steps = [
         dict(method="update", label=f"{step.step}:{vocab.word(step.token)}", args=[
-            {"y": [state["probabilities"], None], "marker.color": [state["probabilities"], None],
-             "z": [None, state["cross"]]},
+            {"x": [words, source], "y": [state["probabilities"], heads],
+             "marker.color": [state["probabilities"], None], "z": [None, state["cross"]]},
             {"title.text": state["title"]},
         ])
         for step, state in zip(trace, states, strict=True)
@@ -74,7 +74,8 @@ def trace_figure(trace: Sequence[TraceStep], translator, korean: str, *, layer: 
     fig.update_yaxes(range=[0, 1.02], title_text="probability", row=1, col=1)
     fig.update_xaxes(type="category", title_text="source word (key)", row=1, col=2)
     fig.update_yaxes(type="category", autorange="reversed", row=1, col=2)
-    fig.update_layout(height=470, title=dict(text=first["title"], x=0.0),
+    fig.update_layout(height=500, title=dict(text=first["title"], x=0.0, font=dict(size=14)),
+                      margin=dict(t=110),
                       sliders=[dict(active=0, currentvalue=dict(prefix="step: "), steps=steps,
                                     pad=dict(t=90))])  # fmt: skip
     return fig
