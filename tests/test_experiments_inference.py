@@ -53,13 +53,7 @@ def test_beam_vs_greedy_counts(translator, pairs) -> None:
     assert 0 <= comparison.greedy_correct <= 4 and 0 <= comparison.beam_correct <= 4
     for _, _, greedy, beam, _, _ in comparison.differences:
         assert greedy != beam
-    patient = inference.beam_vs_greedy(translator, pairs[:4], beam_width=3, patient=True)
-    assert patient.beam_correct >= comparison.beam_correct
-    source = translator.src_vocab.encode(SENTENCE)
-    assert inference.patient_beam_search(translator.model, source, beam_width=1) == (
-        mt.decoding.greedy_decode(translator.model, source)
-    )
-    assert len(inference.patient_beam_search(translator.model, source, max_len=2)) == 2
+    assert comparison.beam_correct == comparison.greedy_correct == 4  # a confident model
 
 
 def test_translate_with_message_and_live_widget(translator) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -256,10 +255,13 @@ def beam_search(
     """Beam search for one source: keep the ``beam_width`` best prefixes at every step.
 
     A prefix's score is the sum of the log-probabilities of its words (with <eos>), divided by
-    the length penalty ((5 + length) / 6)^length_penalty. A prefix that writes <eos> is
-    finished; the search stops when ``beam_width`` prefixes are finished, when no live prefix
-    can beat the best finished one (only checked without a length penalty, where scores can
-    only fall), or after ``max_len`` words. Width 1 is greedy decoding.
+    the length penalty ((5 + length) / 6)^length_penalty. At every step the ``2 * beam_width``
+    best continuations are ranked: one that writes <eos> within the top ``beam_width`` is a
+    finished sentence, and the ``beam_width`` best that do not stay live (so finished sentences
+    never take a live prefix's place). The search stops when no live prefix can still beat the
+    best finished sentence (exact without a length penalty, where a prefix's log P can only
+    fall; with one, once ``beam_width`` sentences are finished and the best of them leads every
+    live prefix), or after ``max_len`` words. Width 1 is greedy decoding.
     """
     if beam_width < 1:
         raise ValueError(f"beam_width={beam_width} must be >= 1")
@@ -275,29 +277,38 @@ def beam_search(
             logits = model.decode(prefixes, select_rows(encoded, rows)).logits[:, -1]  # (K, V)
             log_probs = torch.log_softmax(logits.float(), dim=-1)  # (K, V)
             totals = torch.tensor([score for _, score in live])[:, None] + log_probs
-            best = totals.flatten().topk(min(beam_width, totals.numel()))
-            candidates = []
-            for total, flat in zip(best.values.tolist(), best.indices.tolist(), strict=True):
+            best = totals.flatten().topk(min(2 * beam_width, totals.numel()))
+            next_live: list[tuple[list[int], float]] = []
+            for rank, (total, flat) in enumerate(
+                zip(best.values.tolist(), best.indices.tolist(), strict=True)
+            ):
                 beam, token = divmod(flat, log_probs.size(1))
-                candidates.append((live[beam][0] + [token], total))
-            live = []
-            for prefix, total in candidates:
-                if prefix[-1] == eos_id:
-                    words = prefix[1:-1]
-                    score = _length_normalised(total, len(words) + 1, length_penalty)
-                    finished.append((words, total, score))
-                else:
-                    live.append((prefix, total))
-            if len(finished) >= beam_width or not live:
+                prefix = live[beam][0] + [token]
+                if token == eos_id:
+                    if rank < beam_width:  # an <eos> outside the top k is not a contender
+                        words = prefix[1:-1]
+                        score = _length_normalised(total, len(words) + 1, length_penalty)
+                        finished.append((words, total, score))
+                elif len(next_live) < beam_width:
+                    next_live.append((prefix, total))
+            live = next_live
+            if not live:
                 break
-            best_finished = max((score for *_, score in finished), default=-math.inf)
-            if length_penalty == 0.0 and best_finished >= max(total for _, total in live):
-                break  # without a length penalty, a live prefix's score can only fall
-        for prefix, total in live if len(finished) < beam_width else []:
+            if not finished:
+                continue
+            best_finished = max(score for *_, score in finished)
+            best_live = max(
+                _length_normalised(total, len(prefix) - 1, length_penalty) for prefix, total in live
+            )
+            if best_finished >= best_live and (
+                length_penalty == 0.0 or len(finished) >= beam_width
+            ):
+                break  # no live prefix can still win (exactly so without a length penalty)
+        for prefix, total in live:  # cut off by max_len: candidates without <eos>
             words = prefix[1:]
             finished.append((words, total, _length_normalised(total, len(words), length_penalty)))
     finished.sort(key=lambda item: -item[2])
-    hypotheses = [(words, score) for words, _, score in finished]
+    hypotheses = [(words, score) for words, _, score in finished[:beam_width]]
     return BeamSearchResult(tokens=hypotheses[0][0], score=hypotheses[0][1], hypotheses=hypotheses)
 
 

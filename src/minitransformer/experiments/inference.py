@@ -125,56 +125,8 @@ class BeamComparison:
     differences: list[tuple[str, str, str, str, float, float]]
 
 
-def patient_beam_search(
-    model, source_ids: Sequence[int], *, beam_width: int = 4, max_len: int | None = None
-) -> list[int]:
-    """Beam search that stops only when no live prefix can beat the best finished sentence.
-
-    At each step the ``beam_width`` best continuations that do not end in <eos> stay live; those
-    that end in <eos> are set aside as finished. Without a length penalty a prefix's log P can
-    only fall, so once the best finished sentence scores at least the best live prefix, the
-    search is over. Returns the best finished sentence (ids, no <sos>/<eos>).
-    """
-    import math
-
-    import torch
-
-    from minitransformer.decoding import default_max_len, inference_mode, select_rows
-    from minitransformer.tokens import SOS_ID
-
-    source = torch.tensor([list(source_ids)])
-    limit = max_len if max_len is not None else default_max_len(model, source.size(1))
-    live: list[tuple[list[int], float]] = [([SOS_ID], 0.0)]
-    finished: list[tuple[list[int], float]] = []
-    with inference_mode(model):
-        encoded = model.encode(source)
-        for _ in range(limit):
-            rows = torch.zeros(len(live), dtype=torch.long)
-            prefixes = torch.tensor([prefix for prefix, _ in live])  # (K, step)
-            logits = model.decode(prefixes, select_rows(encoded, rows)).logits[:, -1]  # (K, V)
-            totals = torch.tensor([score for _, score in live])[:, None] + torch.log_softmax(
-                logits.float(), dim=-1)  # fmt: skip
-            best = totals.flatten().topk(min(2 * beam_width, totals.numel()))
-            next_live = []
-            for total, flat in zip(best.values.tolist(), best.indices.tolist(), strict=True):
-                beam, token = divmod(flat, totals.size(1))
-                if token == EOS_ID:
-                    finished.append((live[beam][0][1:], total))
-                elif len(next_live) < beam_width:
-                    next_live.append((live[beam][0] + [token], total))
-            live = next_live
-            best_finished = max((score for _, score in finished), default=-math.inf)
-            if not live or best_finished >= max(score for _, score in live):
-                break
-    candidates = finished or [(prefix[1:], score) for prefix, score in live]
-    return max(candidates, key=lambda item: item[1])[0]
-
-
-def beam_vs_greedy(
-    translator, pairs: Sequence[Pair], *, beam_width: int = 4, patient: bool = False
-) -> BeamComparison:
-    """Greedy (batched) and beam search (one sentence at a time) on ``pairs``: the package's
-    ``beam_search``, or :func:`patient_beam_search` with ``patient=True``."""
+def beam_vs_greedy(translator, pairs: Sequence[Pair], *, beam_width: int = 4) -> BeamComparison:
+    """Greedy (batched) and the package's beam search (one sentence at a time) on ``pairs``."""
     from minitransformer.decoding import sequence_log_probability
 
     model, src, tgt = translator.model, translator.src_vocab, translator.tgt_vocab
@@ -183,10 +135,7 @@ def beam_vs_greedy(
     greedy_correct = beam_correct = 0
     differences = []
     for pair, source, greedy_ids in zip(pairs, sources, greedy, strict=True):
-        if patient:
-            beam_ids = patient_beam_search(model, source, beam_width=beam_width)
-        else:
-            beam_ids = beam_search(model, source, beam_width=beam_width).tokens
+        beam_ids = beam_search(model, source, beam_width=beam_width).tokens
         reference = tgt.encode(pair.target)
         greedy_correct += greedy_ids == reference
         beam_correct += beam_ids == reference
@@ -295,7 +244,6 @@ __all__ = [
     "greedy_scores",
     "least_confident",
     "live_translator",
-    "patient_beam_search",
     "trace_figure",
     "translate_with_message",
 ]
