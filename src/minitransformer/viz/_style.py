@@ -105,10 +105,14 @@ def _plotly_template():
     return template
 
 
-def setup(seed: int = 0) -> None:
+def setup(seed: int = 0, *, threads: int = 1) -> None:
     """The one setup call at the top of every chapter.
 
     - seeds Python's ``random``, NumPy and torch with ``seed``;
+    - runs torch on ``threads`` CPU threads (default 1): the book's models are tiny, one thread
+      is as fast as several and never fights other work for the cores, and the same thread
+      count gives the same floating-point sums, so a chapter prints the same numbers on every
+      machine;
     - registers the bundled Hangul font (NanumGothic) and makes it matplotlib's default font;
     - turns matplotlib's "Glyph ... missing" warning into an error, so a figure that would
       draw boxes instead of Hangul fails the cell (and the book build);
@@ -118,6 +122,9 @@ def setup(seed: int = 0) -> None:
     Changing global defaults is this function's job and no other helper's.
     """
     _seed_everything(seed)
+    import torch
+
+    torch.set_num_threads(threads)
     hangul = register_hangul_font()
     matplotlib.rcParams.update(
         {
