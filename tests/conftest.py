@@ -18,6 +18,28 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """The book's models are tiny: one thread is as fast as two, never fights other work for
+    the cores, and gives the same float sums on every machine (as viz.setup does)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def translator() -> mt.Translator:
+    """The shipped checkpoint, loaded once (tests must not modify it)."""
+    return mt.load_pretrained()
+
+
+@pytest.fixture(scope="session")
+def corpus() -> mt.Corpus:
+    """The default corpus (deterministic: seed 0)."""
+    return mt.make_corpus()
+
+
 def copy_attention_to_torch(ours: mt.MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
     """nn.MultiheadAttention packs W_Q, W_K, W_V into one (3D, D) in_proj_weight."""
     with torch.no_grad():

@@ -11,14 +11,6 @@ from minitransformer.decoding import beam_search, greedy_decode, token_accuracy,
 from minitransformer.training import train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("attention", [False, True])
 def test_shapes_and_padding(attention):
     torch.manual_seed(0)

@@ -7,7 +7,6 @@ import pytest
 from minitransformer.data import (
     NOTES_SOURCE,
     NOTES_TARGET,
-    Corpus,
     EncodedPairs,
     Pair,
     encode_pairs,
@@ -18,11 +17,6 @@ from minitransformer.data import (
     toy_vocab,
 )
 from minitransformer.tokens import EOS_ID, SOS_ID, UNK_ID
-
-
-@pytest.fixture(scope="module")
-def corpus() -> Corpus:
-    return make_corpus()
 
 
 def test_notes_sentence_and_its_crossing_alignment():

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from minitransformer import Transformer, TransformerConfig, load_pretrained, make_corpus
+from minitransformer import Transformer, TransformerConfig, make_corpus
 from minitransformer.data import EncodedPairs, notes_example
 from minitransformer.decoding import (
     beam_search,
@@ -24,25 +24,6 @@ from minitransformer.decoding import (
 )
 from minitransformer.model import DecoderOutput
 from minitransformer.tokens import EOS_ID, SOS_ID
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def translator():
-    return load_pretrained()
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return make_corpus()
-
 
 # -- a scripted model: row k writes SCRIPTS[first source id] -----------------------------------
 

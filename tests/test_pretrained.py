@@ -16,29 +16,10 @@ from minitransformer.pretrained import (
     METADATA_FILE,
     WEIGHTS_FILE,
     CheckpointError,
-    Translator,
     load_pretrained,
     save_translator,
     train_translator,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def translator() -> Translator:
-    return load_pretrained()
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    return mt.make_corpus()
 
 
 @pytest.fixture(scope="module")

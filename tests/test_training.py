@@ -28,15 +28,6 @@ def tiny_model(vocab_size: int, seed: int = 0, dropout: float = 0.0) -> Transfor
     return Transformer(config)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from two threads, and lose a lot when the cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def copy_data() -> tuple[EncodedPairs, int]:
     vocab = toy_vocab(8)
