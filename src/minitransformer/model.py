@@ -43,27 +43,30 @@ class DecoderOutput:
     cross_attention: list[Tensor] | None = None  # N x (B, H, T, S)
 
 
+def _stack(layer_type: type[nn.Module], config: TransformerConfig) -> nn.ModuleList:
+    """N layers of one kind, each with the config's D, H, F, dropout and LayerNorm placement."""
+    return nn.ModuleList(
+        layer_type(config.d_model, config.num_heads, config.d_ff, config.dropout,
+                   config.norm_first, config.layer_norm_eps)
+        for _ in range(config.num_layers)
+    )  # fmt: skip
+
+
+def _final_norm(config: TransformerConfig) -> nn.Module:
+    """Pre-LN leaves the residual stream unnormalised, so the stack ends with a LayerNorm;
+    post-LN layers already end with one."""
+    if config.norm_first:
+        return nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+    return nn.Identity()
+
+
 class Encoder(nn.Module):
     """N encoder layers; with pre-LN, a final LayerNorm (post-LN layers end normalised)."""
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(
-            EncoderLayer(
-                config.d_model,
-                config.num_heads,
-                config.d_ff,
-                config.dropout,
-                config.norm_first,
-                config.layer_norm_eps,
-            )
-            for _ in range(config.num_layers)
-        )
-        self.final_norm = (
-            nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
-            if config.norm_first
-            else nn.Identity()
-        )
+        self.layers = _stack(EncoderLayer, config)
+        self.final_norm = _final_norm(config)
 
     def forward(
         self, x: Tensor, mask: Tensor | None = None, *, return_attention: bool = False
@@ -81,22 +84,8 @@ class Decoder(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(
-            DecoderLayer(
-                config.d_model,
-                config.num_heads,
-                config.d_ff,
-                config.dropout,
-                config.norm_first,
-                config.layer_norm_eps,
-            )
-            for _ in range(config.num_layers)
-        )
-        self.final_norm = (
-            nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
-            if config.norm_first
-            else nn.Identity()
-        )
+        self.layers = _stack(DecoderLayer, config)
+        self.final_norm = _final_norm(config)
 
     def forward(
         self,
