@@ -34,7 +34,7 @@ from minitransformer.config import TransformerConfig
 from minitransformer.data import EncodedPairs
 from minitransformer.decoding import greedy_decode_batch
 from minitransformer.masks import expand_padding_mask
-from minitransformer.model import AttentionMaps, EncoderOutput, Transformer, TransformerOutput
+from minitransformer.model import EncoderOutput, Transformer
 from minitransformer.tokens import EOS_ID, SOS_ID, Vocab
 
 DAYS_IN = 30  # S: a month of daily sea temperatures
@@ -109,46 +109,29 @@ def make_typhoon_data(
     return TyphoonData(series[:, :DAYS_IN], clean ^ flips, clean)
 
 
-class TyphoonTransformer(nn.Module):
+class TyphoonTransformer(Transformer):
     """The package's ``Transformer`` with a numeric encoder input.
 
-    ``model(source_ids, target_ids)`` has the Transformer's interface, so ``train``,
+    Only ``encode`` changes, so ``model(source_ids, target_ids)``, ``decode``, ``train``,
     ``greedy_decode_batch`` and ``return_attention=True`` work unchanged: source_ids (B, S) are
-    temperatures in hundredths of a degree, target_ids (B, T) are <sos>/no/yes ids.
+    temperatures in hundredths of a degree, target_ids (B, T) are <sos>/no/yes ids. (The
+    inherited source word embedding is unused.)
     """
 
     def __init__(self, config: TransformerConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.transformer = Transformer(config)  # its word embedding for the source is unused
+        super().__init__(config)
         self.value_embedding = nn.Linear(1, config.d_model)  # one temperature -> D
 
     def encode(self, source_ids: Tensor, *, return_attention: bool = False) -> EncoderOutput:
         B, S = source_ids.shape
         degrees = source_ids.float() / CENTI  # (B, S)
         values = ((degrees - MEAN) / SCALE).unsqueeze(-1)  # (B, S, 1)
-        x = self.transformer.source_positions(self.value_embedding(values))  # (B, S, D)
+        x = self.source_positions(self.value_embedding(values))  # (B, S, D)
         source_mask = torch.ones(B, S, dtype=torch.bool)  # every day is real
-        memory, maps = self.transformer.encoder(
+        memory, maps = self.encoder(
             x, expand_padding_mask(source_mask), return_attention=return_attention
         )
         return EncoderOutput(memory, source_mask, maps)
-
-    def decode(self, target_ids: Tensor, encoded: EncoderOutput, *, return_attention=False):
-        return self.transformer.decode(target_ids, encoded, return_attention=return_attention)
-
-    def forward(
-        self, source_ids: Tensor, target_ids: Tensor, *, return_attention: bool = False
-    ) -> TransformerOutput:
-        encoded = self.encode(source_ids, return_attention=return_attention)
-        decoded = self.decode(target_ids, encoded, return_attention=return_attention)
-        maps = None
-        if return_attention:
-            maps = AttentionMaps(encoded.attention, decoded.self_attention, decoded.cross_attention)
-        return TransformerOutput(decoded.logits, maps)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
 def typhoon_config(**overrides) -> TransformerConfig:
