@@ -33,7 +33,7 @@ from minitransformer.decoding import exact_match
 from minitransformer.masks import padding_mask
 from minitransformer.model import TransformerOutput
 from minitransformer.positional import PositionalEncoding
-from minitransformer.pretrained import RECIPE, load_pretrained
+from minitransformer.pretrained import RECIPE, load_pretrained, recipe_training_options
 from minitransformer.training import train
 
 TARGET_EXACT_MATCH = 0.98
@@ -96,16 +96,11 @@ def time_to_target(seed: int = 0, evaluate_every: int = 50, max_steps: int = 300
         trace.append((step, round(time.perf_counter() - started, 2), score))
         return score >= TARGET_EXACT_MATCH
 
+    options = {**recipe_training_options(), "steps": max_steps, "seed": seed}
     history = train(
         model,
         corpus.encoded("train"),
-        steps=max_steps,
-        batch_size=RECIPE["batch_size"],
-        warmup=RECIPE["warmup"],
-        lr_factor=RECIPE["lr_factor"],
-        label_smoothing=RECIPE["label_smoothing"],
-        clip_norm=RECIPE["clip_norm"],
-        seed=seed,
+        **options,
         callback=evaluate,
         callback_every=evaluate_every,
         progress=False,

@@ -6,7 +6,7 @@
     translator.json          the model config, both vocabularies, the training recipe and the
                              held-out score measured when the checkpoint was written
 
-``python -m minitransformer.pretrained --retrain`` (``make pretrained``) trains the same model
+``make pretrained`` (``python tools/retrain_translator.py``) trains the same model
 again from scratch with ``RECIPE`` and rewrites both files.
 """
 
@@ -320,6 +320,14 @@ def load_pretrained(directory: str | Path | None = None) -> Translator:
     return Translator(model, src_vocab, tgt_vocab, metadata=extra)
 
 
+def recipe_training_options(recipe: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The keyword arguments of :func:`train` that ``recipe`` (default ``RECIPE``) fixes:
+    steps, batch size, warm-up, learning-rate factor, label smoothing, clipping and seed."""
+    recipe = {**RECIPE, **(recipe or {})}
+    names = ("steps", "batch_size", "warmup", "lr_factor", "label_smoothing", "clip_norm", "seed")
+    return {name: recipe[name] for name in names}
+
+
 def train_translator(
     recipe: Mapping[str, Any] | None = None, *, progress: bool = True, callback=None
 ) -> Translator:
@@ -336,13 +344,7 @@ def train_translator(
         history = train(
             model,
             corpus.encoded("train"),
-            steps=recipe["steps"],
-            batch_size=recipe["batch_size"],
-            warmup=recipe["warmup"],
-            lr_factor=recipe["lr_factor"],
-            label_smoothing=recipe["label_smoothing"],
-            clip_norm=recipe["clip_norm"],
-            seed=recipe["seed"],
+            **recipe_training_options(recipe),
             progress=progress,
             callback=callback,
         )
@@ -364,7 +366,7 @@ def train_translator(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m minitransformer.pretrained", description=__doc__.splitlines()[0]
+        prog="python tools/retrain_translator.py", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--retrain", action="store_true", help="train from scratch and save")
     parser.add_argument("--output", type=Path, default=CHECKPOINT_DIR, help="where to save")
