@@ -41,7 +41,7 @@ bench: $(VENV)/.testtools
 	$(PY) benchmarks/run.py
 
 pretrained: $(VENV)/.runtime
-	$(PY) -m minitransformer.pretrained --retrain
+	$(PY) tools/retrain_translator.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache .coverage htmlcov
