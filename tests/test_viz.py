@@ -314,3 +314,23 @@ def test_live_only_wraps_any_widgets(book_style):
         "Move it." in bundle["text/html"] and "needs a running Python kernel" in bundle["text/html"]
     )
     viz.show_figure(output, viz.positional_curves((0,), length=5, d_model=4))
+
+
+def test_show_source_is_the_installed_source():
+    import inspect
+    import textwrap
+
+    import minitransformer as mt
+    from minitransformer import viz
+
+    view = viz.show_source(mt.MultiHeadAttention.forward)
+    assert view.qualified_name == "minitransformer.attention.MultiHeadAttention.forward"
+    assert view.kind == "method" and view.path == "minitransformer/attention.py"
+    assert view.code == textwrap.dedent(inspect.getsource(mt.MultiHeadAttention.forward))
+    markdown = view._repr_markdown_()
+    assert "{py:meth}`minitransformer.attention.MultiHeadAttention.forward`" in markdown
+    assert "```python\n" in markdown
+    assert viz.show_source(mt.Transformer).kind == "class"
+    assert viz.show_source(mt.scaled_dot_product_attention).kind == "function"
+    with pytest.raises(TypeError, match="show_source takes"):
+        viz.show_source(len)

@@ -13,6 +13,8 @@ A chapter starts with::
 - ipywidgets, need a kernel (return a widget box that shows a "needs a kernel" note in the
   static HTML): :func:`live_attention_explorer`, :func:`live_positional_explorer`; for your
   own explorer, :func:`live_only` (the box with the note) and :func:`show_figure`.
+- the package's real source on the page: :func:`show_source`, e.g.
+  ``viz.show_source(mt.MultiHeadAttention.forward)``.
 """
 
 from minitransformer.viz._style import (
@@ -40,6 +42,7 @@ from minitransformer.viz.live import (
     transformer_attention,
     translator_attention,
 )
+from minitransformer.viz.source import SourceView, show_source, source_view
 from minitransformer.viz.static import (
     as_array,
     attention_heatmap,
@@ -52,6 +55,7 @@ __all__ = [
     "HANGUL_FONT",
     "PLOTLY_FONT_FAMILY",
     "AttentionView",
+    "SourceView",
     "as_array",
     "attention_heatmap",
     "attention_heatmap_plotly",
@@ -68,7 +72,9 @@ __all__ = [
     "register_hangul_font",
     "setup",
     "show_figure",
+    "show_source",
     "slider_heatmap",
+    "source_view",
     "training_curves",
     "transformer_attention",
     "translator_attention",
