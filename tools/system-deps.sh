@@ -15,9 +15,13 @@ fi
 if ! command -v fc-list >/dev/null; then
   missing+=(fontconfig)
 fi
+# npm fetches the pinned Thebe package that Live Code serves (book/_ext/npm-assets.json).
+if ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "system-deps: chromium and a Korean font are installed"
+  echo "system-deps: chromium, a Korean font and npm are installed"
   exit 0
 fi
 
