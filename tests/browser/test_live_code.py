@@ -1,0 +1,171 @@
+"""Live Code against a real kernel: Thebe from the site, a local Jupyter server on 127.0.0.1.
+
+The published pages point Thebe at Binder. Here a chapter page is served as built except for
+its ``text/x-thebe-config`` script, which the test's own server on 127.0.0.1 rewrites to a
+Jupyter server that the test starts on 127.0.0.1 with a token (the build is not changed). Live
+Code must then load Thebe from ``_static`` with no other host, connect, run the setup cell, and
+run a cell whose printed output, as the kernel returns it to Thebe, starts with the same line the
+static page shows.
+
+Known gap (issue "Running it live"): Thebe 0.9.3 receives the outputs (checked here) but leaves
+the cell's output area empty in the page, and a live explorer's widget view stays blank; this
+test does not claim they are drawn.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from browser._site import ROOT, SITE
+
+pytestmark = pytest.mark.browser
+
+CHAPTER = "notebooks/05-positional-encoding.html"
+_CONFIG = re.compile(r'<script type="text/x-thebe-config">.*?</script>', re.S)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def jupyter_server():
+    port, token = _free_port(), secrets.token_hex(16)
+    jupyter = Path(sys.executable).with_name("jupyter")
+    process = subprocess.Popen(
+        [str(jupyter), "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", "--ServerApp.allow_origin=*",
+         "--ServerApp.disable_check_xsrf=True", f"--ServerApp.root_dir={ROOT}", "--allow-root"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                pytest.fail(f"jupyter server did not start: {process.stderr.read()[-2000:]}")
+            time.sleep(0.5)
+    try:
+        yield base, token
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stderr.close()
+
+
+def _local_config(base: str, token: str) -> str:
+    config = {
+        "useBinder": False,
+        "requestKernel": True,
+        "serverSettings": {
+            "baseUrl": base,
+            "wsUrl": base.replace("http", "ws"),
+            "token": token,
+            "appendToken": True,
+        },
+        "kernelOptions": {"name": "python3", "path": "notebooks"},
+        "predefinedOutput": True,
+    }
+    return f'<script type="text/x-thebe-config">{json.dumps(config)}</script>'
+
+
+@pytest.fixture(scope="module")
+def live_site(jupyter_server):
+    """The built site on 127.0.0.1, with the chapter's Thebe config pointing at the server."""
+    config = _local_config(*jupyter_server)
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] != "/" + CHAPTER:
+                return super().do_GET()
+            html, count = _CONFIG.subn(config, (SITE / CHAPTER).read_text(encoding="utf-8"))
+            body = (html if count == 1 else "no thebe config").encode()
+            self.send_response(200 if count == 1 else 500)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(SITE))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_live_code_runs_cells_on_a_local_kernel(browser, live_site):
+    assert (SITE / "_static" / "thebe" / "index.js").exists(), "Thebe is not served by the site"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    blocked, errors = [], []
+
+    def route(route_, request) -> None:
+        if urlsplit(request.url).hostname == "127.0.0.1" or request.url.startswith("data:"):
+            return route_.continue_()
+        blocked.append(request.url)
+        route_.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(live_site + CHAPTER, wait_until="networkidle")
+        sources = [s.strip() for s in page.locator("div.cell div.cell_input pre").all_inner_texts()]
+        printed = [s.strip() for s in page.locator("div.cell").evaluate_all(
+            "cells => cells.map(c => (c.querySelector('.cell_output .output.stream') || "
+            "{innerText: ''}).innerText)")]  # fmt: skip
+        setup = next(i for i, s in enumerate(sources) if "viz.setup(" in s)
+        prints = next(i for i, s in enumerate(sources) if "print(" in s and printed[i])
+        page.evaluate("initThebeSBT()")  # what the launch menu's Live Code button calls
+        page.wait_for_function("() => window.thebe && window.thebe.session", timeout=120_000)
+        assert "ready" in page.locator(".thebe-launch-button").inner_text()
+
+        def run(index: int) -> None:
+            page.evaluate(f"document.querySelectorAll('div.cell')[{index}]"
+                          ".querySelector('button.thebe-run-button').click()")  # fmt: skip
+            page.wait_for_timeout(200)
+            page.wait_for_function(
+                f"() => getComputedStyle(document.querySelectorAll('div.cell')[{index}]"
+                ".querySelector('.thebe-busy')).display === 'none'", timeout=120_000,
+            )  # fmt: skip
+
+        for index in range(max(setup, prints) + 1):
+            run(index)
+        outputs = page.evaluate("window.thebe.notebook.cells.map(c => c.outputs)")
+        raised = [o for cell in outputs[: prints + 1] for o in cell if o["output_type"] == "error"]
+        assert not raised, f"cells raised on the live kernel: {raised[:2]}"
+        streams = [o["text"] for o in outputs[prints] if o.get("name") == "stdout"]
+        assert streams, f"cell {prints} printed nothing on the live kernel: {outputs[prints]}"
+        assert streams[0].splitlines()[0].strip() == printed[prints].splitlines()[0].strip()
+    finally:
+        context.close()
+    assert not blocked, f"Live Code asked for other hosts: {blocked[:5]}"
+    assert not errors, f"console errors during Live Code: {errors[:5]}"
