@@ -80,3 +80,72 @@ def test_figures_and_widget() -> None:
     sliders = widget.children[0].children[0].children
     sliders[1].value = 7  # 512 is not divisible by 7: a message, not an exception
     assert "divisible" in widget.children[-1].value
+
+
+def test_depth_profiles_over_seeds_and_figure() -> None:
+    profiles = block.depth_profiles(4, seeds=(0, 1), d_model=16, num_heads=2, d_ff=32, length=4,
+                                    batch=2)  # fmt: skip
+    arrays = block.depth_arrays(profiles)
+    assert arrays["post-LN"]["gradient"].shape == (2, 4)
+    assert not (arrays["pre-LN"]["gradient"][0] == arrays["pre-LN"]["gradient"][1]).all()
+    fig = block.depth_figure(profiles)
+    assert len(fig.data) == 4 * 2 * 3  # wirings x panels x (band low, band high, mean)
+    mean = fig.data[2].y
+    assert mean == pytest.approx(arrays["post-LN"]["activation"].mean(0).tolist())
+
+
+def test_depth_layers_differ_by_layer_but_not_by_wiring() -> None:
+    post = block.untrained_layers(3, 16, 2, 32, seed=0)
+    pre = block.untrained_layers(3, 16, 2, 32, seed=0, norm_first=True)
+    first = post[0].feed_forward.linear1.weight
+    assert not torch.equal(first, post[1].feed_forward.linear1.weight)  # its own weights
+    for a, b in zip(post, pre, strict=True):  # the same weights for every wiring
+        assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
+    assert pre[0].attention_block.norm_first and not post[0].attention_block.norm_first
+
+
+def test_warmup_lr_has_the_same_peak_with_and_without_the_ramp() -> None:
+    with_ramp = [block.warmup_lr(s, 0.01, 10) for s in range(1, 41)]
+    without = [block.warmup_lr(s, 0.01, 10, ramp=False) for s in range(1, 41)]
+    assert max(with_ramp) == max(without) == pytest.approx(0.01)
+    assert with_ramp[0] == pytest.approx(0.001) and without[0] == pytest.approx(0.01)
+    assert with_ramp[9:] == pytest.approx(without[9:])  # equal from the end of the warm-up on
+    noam = [mt.noam_lr(s, 64, 10) for s in range(1, 41)]
+    assert [x / noam[9] for x in noam] == pytest.approx([x / 0.01 for x in with_ramp])
+
+
+def test_train_with_schedule_and_warmup_runs() -> None:
+    corpus = mt.data.make_corpus(48, 16, seed=0)
+    torch.manual_seed(0)
+    config = mt.TransformerConfig.small(len(corpus.src_vocab), len(corpus.tgt_vocab), d_model=16,
+                                        num_heads=2, d_ff=32, num_layers=1)  # fmt: skip
+    model = mt.Transformer(config)
+    before = [p.detach().clone() for p in model.parameters()]
+    losses = block.train_with_schedule(model, corpus.encoded(), lambda step: 0.0, steps=2,
+                                       batch_size=8)  # fmt: skip
+    assert len(losses) == 2 and not model.training
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    losses = block.train_with_schedule(model, corpus.encoded(), lambda step: 0.01, steps=30,
+                                       batch_size=16)  # fmt: skip
+    assert sum(losses[-5:]) < sum(losses[:5])  # it learns
+    accuracy = block.teacher_forced_accuracy(model, corpus.encoded("held_out"))
+    assert 0.0 <= accuracy <= 1.0
+    runs = block.warmup_runs(corpus, seeds=(0,), steps=2, warmup=1, batch_size=4)
+    assert [(r.wiring, r.warmup) for r in runs] == [
+        ("post-LN", True), ("post-LN", False), ("pre-LN", True), ("pre-LN", False),
+    ]  # fmt: skip
+    assert all(len(r.loss) == 2 and 0.0 <= r.accuracy <= 1.0 for r in runs)
+
+
+def test_torch_twin_with_default_stacks_differs() -> None:
+    torch.manual_seed(0)
+    model = mt.Transformer(mt.TransformerConfig.small(20, 21, dropout=0.0)).eval()
+    with torch.no_grad():  # as after training: the layers' LayerNorm gains and shifts moved
+        for name, parameter in model.named_parameters():
+            if "norm" in name:
+                parameter.add_(0.5 * torch.randn_like(parameter))
+    source, target = torch.randint(4, 20, (2, 5)), torch.randint(4, 21, (2, 4))
+    with torch.no_grad():
+        ours = model(source, target).logits
+    default = block.twin_logits(model, block.torch_twin(model, default_stacks=True), source, target)
+    assert (ours - default).abs().max() > 1e-2  # the extra final LayerNorms change the logits

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
@@ -88,6 +89,16 @@ class _Sublayers(nn.Module):
         return x + h if residual else h
 
 
+def untrained_layers(
+    depth: int, d_model: int, num_heads: int, d_ff: int, *, seed: int, norm_first: bool = False
+) -> list[EncoderLayer]:
+    """``depth`` freshly initialised encoder layers (no dropout): each layer draws its own
+    random weights, and the same seed gives the same list whatever ``norm_first`` is."""
+    torch.manual_seed(seed)
+    return [EncoderLayer(d_model, num_heads, d_ff, 0.0, norm_first=norm_first)
+            for _ in range(depth)]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class DepthProfile:
     """activation[w][k]: RMS of the residual stream after layer k; gradient[w][k]: norm of the
@@ -108,7 +119,9 @@ def depth_profile(
     batch: int = 8,
     seed: int = 0,
 ) -> DepthProfile:
-    """Untrained stacks of ``depth`` encoder layers, the same weights for every wiring.
+    """Untrained stacks of ``depth`` encoder layers, each layer with its own random weights;
+    every wiring gets the same ``depth`` sets of weights (the same seed), the same input and
+    the same target.
 
     The input is random with unit RMS; the loss is the mean squared output against a fixed
     random target, so its gradient reaches every layer through the whole stack.
@@ -118,11 +131,8 @@ def depth_profile(
     target = torch.randn(batch, length, d_model, generator=generator)
     activation, gradient = {}, {}
     for wiring in WIRINGS:
-        torch.manual_seed(seed)  # identical weights for every wiring
-        layers = [
-            EncoderLayer(d_model, num_heads, d_ff, 0.0, norm_first=wiring == "pre-LN")
-            for _ in range(depth)
-        ]
+        layers = untrained_layers(depth, d_model, num_heads, d_ff, seed=seed,
+                                  norm_first=wiring == "pre-LN")  # fmt: skip
         stack = [_Sublayers(layer, wiring) for layer in layers]
         h, sizes = x, []
         for block in stack:
@@ -141,6 +151,151 @@ def depth_profile(
         ]
         activation[wiring] = sizes
     return DepthProfile(depth, activation, gradient)
+
+
+def depth_profiles(depth: int = 24, seeds=(0, 1, 2), **kwargs) -> list[DepthProfile]:
+    """:func:`depth_profile` for several seeds (other weights, input and target each time)."""
+    return [depth_profile(depth, seed=seed, **kwargs) for seed in seeds]
+
+
+def depth_arrays(profiles: list[DepthProfile]) -> dict[str, dict[str, np.ndarray]]:
+    """{wiring: {"activation": (seeds, depth), "gradient": (seeds, depth)}} of several runs."""
+    return {
+        wiring: {
+            "activation": np.array([p.activation[wiring] for p in profiles]),
+            "gradient": np.array([p.gradient[wiring] for p in profiles]),
+        }
+        for wiring in WIRINGS
+    }
+
+
+def depth_figure(profiles: list[DepthProfile]):
+    """Two log-scale panels against depth, activation RMS and gradient norm: for each wiring
+    the mean over the seeds as a line and the range (min to max) as a band. An exact zero is
+    drawn at 1e-30."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    arrays, layers = depth_arrays(profiles), list(range(1, profiles[0].depth + 1))
+    titles = ("activation size after layer k (RMS)", "gradient norm at layer k's parameters")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles)
+    colours = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
+    for colour, wiring in zip(colours, WIRINGS, strict=True):
+        for col, key in [(1, "activation"), (2, "gradient")]:
+            values = np.maximum(arrays[wiring][key], 1e-30)
+            band = dict(mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False,
+                        legendgroup=wiring)  # fmt: skip
+            fig.add_trace(go.Scatter(x=layers, y=values.min(0), **band), row=1, col=col)
+            fig.add_trace(go.Scatter(x=layers, y=values.max(0), fill="tonexty", opacity=0.3,
+                                     fillcolor=colour, **band), row=1, col=col)  # fmt: skip
+            fig.add_trace(go.Scatter(x=layers, y=values.mean(0), name=wiring, legendgroup=wiring,
+                                     showlegend=col == 1, line=dict(color=colour)),
+                          row=1, col=col)  # fmt: skip
+    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_xaxes(title_text="layer k (1 = nearest the input)")
+    fig.update_layout(height=430, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+# -- warm-up at the same peak rate -----------------------------------------------------------
+
+
+def warmup_lr(step: int, peak: float, warmup: int, *, ramp: bool = True) -> float:
+    """The shape of the paper's schedule with its peak given directly.
+
+    ramp=True:  peak * min(step / warmup, sqrt(warmup / step)), a linear rise for ``warmup``
+                steps, then the 1 / sqrt(step) decay (``noam_lr`` up to its factor).
+    ramp=False: peak * min(1, sqrt(warmup / step)): the same peak and the same decay, only the
+                rise removed; from step ``warmup`` on the two rates are equal.
+    """
+    rise = step / warmup if ramp else 1.0
+    return peak * min(rise, (warmup / step) ** 0.5)
+
+
+def train_with_schedule(
+    model: nn.Module, data, learning_rate, *, steps: int, batch_size: int = 64, seed: int = 0
+) -> list[float]:
+    """The package's training step (teacher forcing, label-smoothed loss, Adam as in the paper,
+    gradient clipping) with ``learning_rate(step)`` for the rate. Returns every step's loss."""
+    from minitransformer.training import BatchSampler, label_smoothed_cross_entropy, make_optimizer
+
+    torch.manual_seed(seed)  # dropout
+    sampler, optimizer, losses = (
+        BatchSampler(data, batch_size, seed=seed),
+        make_optimizer(model),
+        [],
+    )
+    model.train()
+    for step in range(1, steps + 1):
+        source, target = sampler.next_batch()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step)
+        logits = model(source, target[:, :-1]).logits  # (B, T, V)
+        loss = label_smoothed_cross_entropy(logits, target[:, 1:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+@dataclass(frozen=True)
+class WarmupRun:
+    wiring: str  # "post-LN" or "pre-LN"
+    warmup: bool  # linear rise to the peak, or the peak from step 1
+    seed: int
+    loss: list[float]  # training loss (label-smoothed) of every step
+    accuracy: float  # held-out next-word accuracy with teacher forcing, after training
+
+
+def teacher_forced_accuracy(model: nn.Module, data) -> float:
+    """Share of the real (non-<pad>) target words that the model ranks first, given the gold
+    prefix (one decoder pass per batch)."""
+    from minitransformer.tokens import pad_sequences
+
+    source, target = pad_sequences(data.source), pad_sequences(data.target)
+    with torch.no_grad():
+        logits = model(source, target[:, :-1]).logits  # (B, T, V)
+    labels = target[:, 1:]
+    real = labels != model.config.pad_id
+    return float(((logits.argmax(-1) == labels) & real).sum() / real.sum())
+
+
+def warmup_runs(
+    corpus,
+    *,
+    seeds=(0, 1, 2),
+    steps: int = 120,
+    warmup: int = 40,
+    peak: float = 0.01,
+    batch_size: int = 32,
+) -> list[WarmupRun]:
+    """The book's small model, post-LN and pre-LN, trained with and without the warm-up at the
+    same peak rate (:func:`warmup_lr`), one fresh model per seed."""
+    train_data, held_out = corpus.encoded("train"), corpus.encoded("held_out")
+    runs = []
+    for wiring in ("post-LN", "pre-LN"):
+        for ramp in (True, False):
+            for seed in seeds:
+                torch.manual_seed(seed)
+                config = TransformerConfig.small(
+                    len(corpus.src_vocab), len(corpus.tgt_vocab), norm_first=wiring == "pre-LN"
+                )
+                model = Transformer(config)
+                losses = train_with_schedule(
+                    model,
+                    train_data,
+                    lambda s, r=ramp: warmup_lr(s, peak, warmup, ramp=r),
+                    steps=steps,
+                    batch_size=batch_size,
+                    seed=seed,
+                )
+                runs.append(
+                    WarmupRun(wiring, ramp, seed, losses, teacher_forced_accuracy(model, held_out))
+                )
+    return runs
 
 
 # -- torch.nn.Transformer with our weights --------------------------------------------------------
@@ -167,15 +322,23 @@ def _copy_layer(ours: nn.Module, theirs: nn.Module) -> None:
         getattr(theirs, f"norm{k}").load_state_dict(block.norm.state_dict())
 
 
-def torch_twin(model: Transformer) -> nn.Transformer:
+def torch_twin(model: Transformer, *, default_stacks: bool = False) -> nn.Transformer:
     """``torch.nn.Transformer`` holding ``model``'s layer weights, in eval mode.
 
     nn.Transformer always ends each stack with a LayerNorm unless it is given its own stacks;
     the paper's post-LN stack has none, so both stacks are built here (``custom_encoder``,
     ``custom_decoder``) with ``norm=None`` for post-LN and a copied final norm for pre-LN.
-    nn.Transformer has no embeddings or output projection: feed it the embedded inputs.
+    ``default_stacks=True`` keeps nn.Transformer's own stacks instead, with their extra
+    (freshly initialised) final LayerNorms. nn.Transformer has no embeddings or output
+    projection: feed it the embedded inputs.
     """
     c = model.config
+    if default_stacks:
+        twin = nn.Transformer(c.d_model, c.num_heads, c.num_layers, c.num_layers, c.d_ff, 0.0,
+                              batch_first=True, norm_first=c.norm_first,
+                              layer_norm_eps=c.layer_norm_eps)  # fmt: skip
+        twin.encoder.use_nested_tensor = False  # a padded-batch fast path; not what we compare
+        return _copy_stacks(model, twin.to(next(model.parameters()).dtype))
     args = (c.d_model, c.num_heads, c.d_ff, 0.0)
     kwargs = dict(batch_first=True, norm_first=c.norm_first, layer_norm_eps=c.layer_norm_eps)
     final = (lambda: nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)) if c.norm_first else None
@@ -188,7 +351,11 @@ def torch_twin(model: Transformer) -> nn.Transformer:
     )
     twin = nn.Transformer(c.d_model, c.num_heads, custom_encoder=encoder, custom_decoder=decoder,
                           batch_first=True, norm_first=c.norm_first)  # fmt: skip
-    twin = twin.to(next(model.parameters()).dtype)
+    return _copy_stacks(model, twin.to(next(model.parameters()).dtype))
+
+
+def _copy_stacks(model: Transformer, twin: nn.Transformer) -> nn.Transformer:
+    c = model.config
     with torch.no_grad():
         for ours, theirs in zip(model.encoder.layers, twin.encoder.layers, strict=True):
             _copy_layer(ours, theirs)
@@ -237,19 +404,19 @@ def block_diagram(encoder_layer: EncoderLayer, decoder_layer: DecoderLayer) -> F
     (with its parameter count) followed by its "Add & LayerNorm" box."""
     fig = Figure(figsize=(8.0, 6.2), layout="constrained")
     axes = fig.subplots(1, 2)
-    columns = [
-        ("encoder layer (인코더 층)", encoder_layer),
-        ("decoder layer (디코더 층)", decoder_layer),
+    columns = [  # the encoder reads the source (length S), the decoder the target (length T)
+        ("encoder layer (인코더 층)", encoder_layer, "(B, S, D)"),
+        ("decoder layer (디코더 층)", decoder_layer, "(B, T, D)"),
     ]
-    for ax, (title, layer) in zip(axes, columns, strict=True):
+    for ax, (title, layer, shape) in zip(axes, columns, strict=True):
         y = 0.3
         ax.annotate("", xy=(0.5, y), xytext=(0.5, 0.0), arrowprops=dict(arrowstyle="->"))
-        ax.text(0.52, 0.08, "input (B, T, D)", fontsize=8)
+        ax.text(0.52, 0.08, f"input {shape}", fontsize=8)
         for name, module in sublayers(layer):
             count = sum(p.numel() for p in module.parameters())
             label = f"{name}\n{type(module).__name__}, {count:,} params"
             if name == "cross_attention":
-                label += "\n(K, V from the encoder)"
+                label += "\n(K, V from the encoder, (B, S, D))"
             elif isinstance(layer, DecoderLayer) and name == "self_attention":
                 label += "\n(masked: no look-ahead)"
             skip = dict(color="#555555", linestyle="--", linewidth=1.0)  # the residual path
@@ -266,7 +433,7 @@ def block_diagram(encoder_layer: EncoderLayer, decoder_layer: DecoderLayer) -> F
                 ax.annotate(
                     "", xy=(0.5, y), xytext=(0.5, y - 0.25), arrowprops=dict(arrowstyle="->")
                 )
-        ax.text(0.52, y - 0.15, "output (B, T, D)", fontsize=8)
+        ax.text(0.52, y - 0.15, f"output {shape}", fontsize=8)
         ax.set(xlim=(-0.05, 1), ylim=(0, 5.6), title=title)
         ax.axis("off")
     return fig
@@ -404,15 +571,24 @@ __all__ = [
     "COMPONENTS",
     "WIRINGS",
     "DepthProfile",
+    "WarmupRun",
     "block_diagram",
     "counted_parameters",
+    "depth_arrays",
+    "depth_figure",
     "depth_profile",
+    "depth_profiles",
     "html_table",
     "live_parameter_counter",
     "paper_like",
     "parameter_breakdown",
     "parameter_slider_figure",
     "sublayers",
+    "teacher_forced_accuracy",
     "torch_twin",
+    "train_with_schedule",
     "twin_logits",
+    "untrained_layers",
+    "warmup_lr",
+    "warmup_runs",
 ]
