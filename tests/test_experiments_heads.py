@@ -100,8 +100,9 @@ def test_ablation_study(model: mt.Transformer, corpus: mt.Corpus) -> None:
 def test_greedy_scores_match_the_package(model: mt.Transformer, corpus: mt.Corpus) -> None:
     held_out = corpus.encoded("held_out")
     data = mt.EncodedPairs(held_out.source[:3], held_out.target[:3])
-    exact, accuracy = heads.greedy_scores(model, data)
-    assert exact == mt.exact_match(model, data)
+    assert heads.decode_limit(data) == max(len(t) for t in data.target) - 1
+    exact, accuracy = heads.greedy_scores(model, data)  # decodes at most decode_limit words
+    assert exact == mt.exact_match(model, data)  # the package decodes further: same scores
     assert accuracy == pytest.approx(mt.token_accuracy(model, data))
 
 
@@ -124,3 +125,60 @@ def test_multihead_figure() -> None:
         weights, torch.randn(3, 8), torch.randn(3, 8), ["어제", "카페", "갔었어"]
     )
     assert isinstance(fig, Figure)
+
+
+def _run(seed: int, num_heads: int, loss: float, em: float) -> heads.HeadCountResult:
+    return heads.HeadCountResult(
+        num_heads=num_heads, d_head=16 // num_heads, parameters=100, final_loss=loss,
+        exact_match=em, token_accuracy=em, held_out_loss=loss, loss_curve=[loss],
+        seconds=0.0, model=None, seed=seed,
+    )  # fmt: skip
+
+
+def test_seed_spread_verdict_and_table() -> None:
+    runs = [_run(0, 1, 1.0, 0.5), _run(0, 4, 0.8, 0.6), _run(1, 1, 1.2, 0.4),
+            _run(1, 4, 0.7, 0.5), _run(2, 1, 0.9, 0.7), _run(2, 4, 1.0, 0.9)]  # fmt: skip
+    loss = heads.seed_spread(runs, "held_out_loss")
+    assert loss[1].values == (1.0, 1.2, 0.9) and loss[4].values == (0.8, 0.7, 1.0)
+    assert loss[1].mean == pytest.approx(31 / 30) and (loss[1].low, loss[1].high) == (0.9, 1.2)
+    assert heads.verdict(loss, 1, 4, lower_is_better=True) == "no clear difference"
+    assert heads.paired_wins(runs, "held_out_loss", 4, 1) == (2, 3)
+    assert heads.paired_wins(runs, "exact_match", 4, 1) == (3, 3)
+    apart = {1: heads.Spread(2.0, 1.9, 2.1, ()), 4: heads.Spread(1.0, 0.9, 1.1, ())}
+    assert heads.verdict(apart, 1, 4, lower_is_better=True) == "H = 4 better"
+    assert heads.verdict(apart, 1, 4, lower_is_better=False) == "H = 1 better"
+    table = heads.seed_table(runs).splitlines()
+    assert table[0].startswith("| H | Dh | parameters | training loss (label-smoothed")
+    assert table[2].startswith("| 1 | 16 | 100 | 1.033 [0.900, 1.200] |")
+    assert "3 seeds" in table[-1]
+    bullets = heads.seed_verdicts(runs, 1, 4).splitlines()
+    assert len(bullets) == len(heads.METRICS)
+    assert bullets[1].startswith("- held-out loss") and "lower in 2 of 3 seeds" in bullets[1]
+    assert bullets[1].endswith("**no clear difference**.")
+    assert "[0.900, 1.200] for H = 1, [0.700, 1.000] for H = 4" in bullets[1]
+    from minitransformer import viz
+
+    viz.setup()
+    fig = heads.seed_curves_figure(runs, smooth=1)
+    assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 2
+    assert "3 seeds" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="metric"):
+        heads.seed_spread(runs, "speed")
+
+
+def test_compare_head_counts_over_seeds(corpus: mt.Corpus) -> None:
+    results = heads.compare_head_counts_over_seeds(
+        corpus, (1, 2), seeds=(0, 1), steps=2, batch_size=8, held_out=3, d_model=16, d_ff=32
+    )
+    assert [(r.seed, r.num_heads) for r in results] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert results[0].loss_curve != results[2].loss_curve  # another seed, another run
+    with pytest.raises(ValueError, match="seeds"):
+        heads.compare_head_counts_over_seeds(corpus, (1,), seeds=(0, 0), steps=1)
+
+
+def test_zero_heads_hook_zeroes_one_slice() -> None:
+    hook = heads.zero_heads_hook([1], d_head=2)
+    concat = torch.arange(1.0, 7.0).reshape(1, 1, 6)
+    (out,) = hook(None, (concat,))
+    assert out.tolist() == [[[1.0, 2.0, 0.0, 0.0, 5.0, 6.0]]]
+    assert concat[0, 0, 2] == 3.0  # the input itself is left alone

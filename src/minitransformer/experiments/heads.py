@@ -8,7 +8,9 @@
 - :func:`ablation_study`: held-out exact match with each head removed alone, then with heads
   removed one after another (the least harmful first).
 - :func:`compare_head_counts`: train one model per head count, same D, same data, same steps,
-  same seed, and score each on held-out pairs.
+  same seed, and score each on held-out pairs; :func:`compare_head_counts_over_seeds` repeats
+  it for several seeds, :func:`seed_spread`, :func:`verdict` and :func:`seed_table` report the
+  spread over seeds and conclude from it.
 """
 
 from __future__ import annotations
@@ -47,12 +49,16 @@ def attention_modules(model: Transformer) -> dict[str, MultiHeadAttention]:
     return modules
 
 
-def _zero_heads_hook(heads: Sequence[int], d_head: int):
+def zero_heads_hook(heads: Sequence[int], d_head: int):
+    """A forward pre-hook for ``w_o`` (W^O) that removes ``heads``: it receives the
+    concatenation of the head outputs, (B, T, H*Dh), and zeroes the Dh columns that each
+    removed head owns, so W^O mixes only the heads that are left."""
+
     def hook(module: nn.Module, inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         concat = inputs[0].clone()  # (B, T, H*Dh): the heads side by side
         for head in heads:
-            concat[..., head * d_head : (head + 1) * d_head] = 0.0
-        return (concat, *inputs[1:])
+            concat[..., head * d_head : (head + 1) * d_head] = 0.0  # head h's slice
+        return (concat, *inputs[1:])  # what w_o receives instead
 
     return hook
 
@@ -72,7 +78,7 @@ def ablated(model: Transformer, heads: HeadSet) -> Iterator[Transformer]:
             if bad:
                 raise ValueError(f"{name} has heads 0..{attention.num_heads - 1}, got {bad}")
             if removed:
-                hook = _zero_heads_hook(list(removed), attention.d_head)
+                hook = zero_heads_hook(list(removed), attention.d_head)
                 handles.append(attention.w_o.register_forward_pre_hook(hook))
         yield model
     finally:
@@ -118,6 +124,14 @@ def head_statistics(model: Transformer, data: EncodedPairs) -> HeadStatistics:
     return HeadStatistics(entropy, max_entropy, overlap)
 
 
+def decode_limit(data: EncodedPairs) -> int:
+    """Words to generate at most when scoring ``data`` by greedy decoding: one more than its
+    longest reference. A hypothesis still running by then is longer than every reference, so
+    stopping there changes neither exact match nor word accuracy; it only saves the steps of a
+    damaged model that never writes <eos>."""
+    return max(len(target) for target in data.target) - 1  # target = <sos> words <eos>
+
+
 def teacher_forced_loss(model: Transformer, data: EncodedPairs) -> float:
     """Mean cross-entropy (no smoothing) of the gold next word over the real target positions."""
     source = pad_sequences(data.source, pad_id=PAD_ID)  # (B, S)
@@ -155,11 +169,12 @@ def ablation_study(
     none is left.
     """
     modules = attention_modules(model)
+    limit = decode_limit(data)
     single_em, single_loss = {}, {}
     for name, attention in modules.items():
         for head in range(attention.num_heads):
             with ablated(model, {name: [head]}):
-                single_em[(name, head)] = exact_match(model, data)
+                single_em[(name, head)] = exact_match(model, data, max_len=limit)
                 single_loss[(name, head)] = teacher_forced_loss(model, data)
     order = list(kind_order(model) if order is None else order)
     cumulative_em, cumulative_loss = [], []
@@ -168,10 +183,10 @@ def ablation_study(
         for name, head in order:
             removed.setdefault(name, []).append(head)
             with ablated(model, removed):
-                cumulative_em.append(exact_match(model, data))
+                cumulative_em.append(exact_match(model, data, max_len=limit))
                 cumulative_loss.append(teacher_forced_loss(model, data))
     return AblationResult(
-        baseline_em=exact_match(model, data),
+        baseline_em=exact_match(model, data, max_len=limit),
         baseline_loss=teacher_forced_loss(model, data),
         single_em=single_em,
         single_loss=single_loss,
@@ -196,7 +211,7 @@ def kind_order(model: Transformer) -> list[tuple[str, int]]:
 def greedy_scores(model: Transformer, data: EncodedPairs) -> tuple[float, float]:
     """(exact match, word accuracy) of one batched greedy decoding of ``data``: the two
     numbers of ``decoding.exact_match`` and ``decoding.token_accuracy``, decoded once."""
-    outputs = greedy_decode_batch(model, data.source)
+    outputs = greedy_decode_batch(model, data.source, max_len=decode_limit(data))
     exact = correct = total = 0
     for output, target in zip(outputs, data.target, strict=True):
         reference, hypothesis = target[1:], [*output, EOS_ID]  # words + <eos>
@@ -211,13 +226,14 @@ class HeadCountResult:
     num_heads: int
     d_head: int
     parameters: int
-    final_loss: float  # mean label-smoothed loss of the last 20 steps
+    final_loss: float  # training loss: label-smoothed, dropout on, mean of the last 20 steps
     exact_match: float  # held-out, greedy
     token_accuracy: float  # held-out, greedy
-    held_out_loss: float  # teacher-forced cross-entropy on the held-out pairs
+    held_out_loss: float  # teacher-forced cross-entropy (no smoothing, eval mode), held-out
     loss_curve: list[float]  # training loss at every step
     seconds: float
     model: Transformer
+    seed: int = 0  # initial weights and batch order
 
 
 def compare_head_counts(
@@ -262,9 +278,145 @@ def compare_head_counts(
                 loss_curve=list(history.loss),
                 seconds=time.perf_counter() - started,
                 model=model,
+                seed=seed,
             )
         )
     return results
+
+
+METRICS = {  # HeadCountResult field -> (what it is, lower is better)
+    "final_loss": ("training loss (label-smoothed, dropout on, last 20 steps)", True),
+    "held_out_loss": ("held-out loss (cross-entropy, no smoothing, eval mode)", True),
+    "exact_match": ("held-out exact match (greedy)", False),
+    "token_accuracy": ("held-out word accuracy (greedy)", False),
+}
+
+
+def compare_head_counts_over_seeds(
+    corpus: Corpus,
+    head_counts: Sequence[int] = (1, 4),
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    **options: int | float,
+) -> list[HeadCountResult]:
+    """:func:`compare_head_counts` once per seed, every run with the same budget.
+
+    Within one seed every head count starts from the same seed and sees the same batches;
+    another seed changes both. Returns every run, seed by seed (``result.seed``)."""
+    seeds = [int(seed) for seed in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+    return [
+        result
+        for seed in seeds
+        for result in compare_head_counts(corpus, head_counts, seed=seed, **options)
+    ]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One metric of one head count over the seeds: mean, smallest and largest value."""
+
+    mean: float
+    low: float
+    high: float
+    values: tuple[float, ...]  # one per seed, in seed order
+
+
+def seed_spread(results: Sequence[HeadCountResult], metric: str) -> dict[int, Spread]:
+    """{num_heads: Spread of ``metric``} over the seeds of the runs ``results``."""
+    if metric not in METRICS:
+        raise ValueError(f"metric={metric!r} must be one of {list(METRICS)}")
+    by_heads: dict[int, list[float]] = {}
+    for result in results:
+        by_heads.setdefault(result.num_heads, []).append(float(getattr(result, metric)))
+    return {h: Spread(sum(v) / len(v), min(v), max(v), tuple(v)) for h, v in by_heads.items()}
+
+
+def verdict(
+    spreads: Mapping[int, Spread], first: int, second: int, *, lower_is_better: bool
+) -> str:
+    """Compare two head counts by the spread over seeds, not by one run.
+
+    "no clear difference" when the two ranges [low, high] overlap; otherwise
+    "H = a better" for the head count whose every seed beats every seed of the other."""
+    a, b = spreads[first], spreads[second]
+    if a.low <= b.high and b.low <= a.high:
+        return "no clear difference"
+    a_better = (a.high < b.low) if lower_is_better else (a.low > b.high)
+    return f"H = {first if a_better else second} better"
+
+
+def paired_wins(
+    results: Sequence[HeadCountResult], metric: str, first: int, second: int
+) -> tuple[int, int]:
+    """(seeds where ``first`` heads did strictly better on ``metric`` than ``second``, seeds):
+    the two runs of one seed share the initial seed and the batches."""
+    lower = METRICS[metric][1]
+    runs = {(r.seed, r.num_heads): float(getattr(r, metric)) for r in results}
+    seeds = sorted({r.seed for r in results})
+    wins = 0
+    for seed in seeds:
+        x, y = runs[(seed, first)], runs[(seed, second)]
+        wins += (x < y) if lower else (x > y)
+    return wins, len(seeds)
+
+
+def seed_table(results: Sequence[HeadCountResult]) -> str:
+    """A Markdown table: one row per head count, each metric as mean [smallest, largest]."""
+    spreads = {metric: seed_spread(results, metric) for metric in METRICS}
+    first = {r.num_heads: r for r in results}
+    seeds = len({r.seed for r in results})
+    header = ["H", "Dh", "parameters", *(label for label, _ in METRICS.values())]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for h, run in first.items():
+        cells = [str(h), str(run.d_head), f"{run.parameters:,}"]
+        for metric in METRICS:
+            s = spreads[metric][h]
+            cells.append(f"{s.mean:.3f} [{s.low:.3f}, {s.high:.3f}]")
+        lines.append("| " + " | ".join(cells) + " |")
+    note = f"\n\nMean over {seeds} seeds, [smallest, largest] in brackets."
+    return "\n".join(lines) + note
+
+
+def seed_verdicts(results: Sequence[HeadCountResult], first: int = 1, second: int = 4) -> str:
+    """Markdown bullets, one per metric: paired wins of ``second`` heads over ``first``, the
+    two ranges over the seeds and the :func:`verdict` drawn from them."""
+    lines = []
+    for metric, (label, lower) in METRICS.items():
+        spreads = seed_spread(results, metric)
+        wins, seeds = paired_wins(results, metric, second, first)
+        a, b = spreads[first], spreads[second]
+        better = "lower" if lower else "higher"
+        lines.append(
+            f"- {label}: H = {second} {better} in {wins} of {seeds} seeds; range "
+            f"[{a.low:.3f}, {a.high:.3f}] for H = {first}, [{b.low:.3f}, {b.high:.3f}] for "
+            f"H = {second}: **{verdict(spreads, first, second, lower_is_better=lower)}**."
+        )
+    return "\n".join(lines)
+
+
+def seed_curves_figure(results: Sequence[HeadCountResult], *, smooth: int = 10) -> Figure:
+    """Training loss against step for each head count: the mean over seeds of a moving average
+    over ``smooth`` steps, with the range over seeds shaded."""
+    by_heads: dict[int, list[HeadCountResult]] = {}
+    for result in results:
+        by_heads.setdefault(result.num_heads, []).append(result)
+    seeds = len({result.seed for result in results})
+    fig = new_figure(7.0, 3.4)
+    ax = fig.subplots()
+    for h, runs in by_heads.items():
+        curves = torch.tensor([run.loss_curve for run in runs])  # (seeds, steps)
+        window = min(smooth, curves.size(1))
+        smoothed = curves.unfold(1, window, 1).mean(-1)  # (seeds, steps - window + 1)
+        steps = np.arange(window, curves.size(1) + 1)
+        (line,) = ax.plot(steps, smoothed.mean(0), label=f"H = {h} (Dh = {runs[0].d_head})")
+        ax.fill_between(steps, smoothed.min(0).values, smoothed.max(0).values,
+                        color=line.get_color(), alpha=0.25, linewidth=0)  # fmt: skip
+    ax.set(xlabel="training step", ylabel="training loss\n(label-smoothed, dropout on)",
+           title=f"Same D, same budget: mean and range over {seeds} seeds")  # fmt: skip
+    ax.legend(frameon=False)
+    return finish(fig)
 
 
 def multihead_figure(
@@ -281,7 +433,7 @@ def multihead_figure(
     top, bottom = fig.subfigures(2, 1, height_ratios=[1.0, 0.9])
     for h, ax in enumerate(np.atleast_1d(top.subplots(1, H, sharey=True))):
         ax.imshow(weights[h], vmin=0, vmax=1, cmap=PROBABILITY_CMAP)
-        ax.set_title(f"head {h}: softmax(Q_h K_h^T/√Dh)", fontsize=9)
+        ax.set_title(rf"head {h}: softmax$(Q_h K_h^T/\sqrt{{D_h}})$", fontsize=9)
         ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
     left, right = bottom.subplots(1, 2, sharey=True)
@@ -364,17 +516,28 @@ def ablation_figure(result: AblationResult) -> Figure:
 
 
 __all__ = [
+    "METRICS",
     "AblationResult",
     "HeadCountResult",
     "HeadStatistics",
+    "Spread",
     "ablated",
     "ablation_figure",
     "ablation_study",
     "attention_modules",
     "compare_head_counts",
+    "compare_head_counts_over_seeds",
+    "decode_limit",
     "greedy_scores",
     "head_statistics",
     "multihead_figure",
+    "paired_wins",
+    "seed_curves_figure",
+    "seed_spread",
+    "seed_table",
+    "seed_verdicts",
     "statistics_figure",
     "teacher_forced_loss",
+    "verdict",
+    "zero_heads_hook",
 ]

@@ -133,6 +133,8 @@ def same_input_two_positions(
 def input_figure(scaled: Tensor, table: Tensor, tokens: Sequence[str]) -> Figure:
     """Three heatmaps side by side: embedding * sqrt(D), PE, and their sum (the real input).
 
+    (Titles use mathtext for the square root: the glyph renders poorly in the figure fonts.)
+
     scaled, table: (S, D). Rows are the words of the sentence, columns the D dimensions; the
     colour range is shared so the three panels compare.
     """
@@ -141,7 +143,11 @@ def input_figure(scaled: Tensor, table: Tensor, tokens: Sequence[str]) -> Figure
     limit = float(max(np.abs(panel).max() for panel in panels))
     fig = new_figure(11.0, 2.2 + 0.3 * len(tokens))
     axes = fig.subplots(1, 3, sharey=True)
-    titles = ("embedding × √D (임베딩)", "+ PE (포지셔널 인코딩)", "= input of layer 1 (입력)")
+    titles = (
+        r"embedding × $\sqrt{D}$ (임베딩)",
+        "+ PE (포지셔널 인코딩)",
+        "= input of the first layer (입력)",
+    )
     for ax, panel, title in zip(axes, panels, titles, strict=True):
         image = ax.imshow(panel, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit, aspect="auto")
         ax.set(title=title, xlabel="dimension i")
