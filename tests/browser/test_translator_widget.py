@@ -19,7 +19,7 @@ import torch
 
 import minitransformer as mt
 from minitransformer.data import NOTES_SOURCE
-from minitransformer.decoding import default_max_len, inference_mode
+from minitransformer.decoding import inference_mode
 from minitransformer.tokens import EOS_ID, SOS_ID
 
 pytestmark = pytest.mark.browser
@@ -80,27 +80,26 @@ def python_words(text: str) -> list[str]:
     return normalized.split() if isinstance(normalized, str) else list(normalized)
 
 
-def python_trace(translator: mt.Translator, words: list[str]) -> dict:
-    """Greedy decoding in torch, recording what the JavaScript records."""
+def python_trace(translator: mt.Translator, words: list[str], chosen: list[int]) -> dict:
+    """What the JavaScript records, from torch: one teacher-forced pass over ``<sos>`` and the
+    words ``chosen`` at every step but the last. Row t of a causal decoder's pass is what
+    greedy step t + 1 computes (later words cannot change it): its logits, and the last query
+    row of each decoder map at that step."""
     model = translator.model
     ids = translator.src_vocab.encode(words)
+    decoder_input = [SOS_ID, *chosen[:-1]]
     with inference_mode(model):
-        encoded = model.encode(torch.tensor([ids]), return_attention=True)
-        prefix, steps = [SOS_ID], []
-        for _ in range(default_max_len(model, len(ids))):
-            out = model.decode(torch.tensor([prefix]), encoded, return_attention=True)
-            logits = out.logits[0, -1]
-            token = int(logits.argmax())
-            steps.append({
-                "token": token,
-                "logits": logits.numpy(),
-                "self": [m[0, :, -1, :].numpy() for m in out.self_attention],
-                "cross": [m[0, :, -1, :].numpy() for m in out.cross_attention],
-            })  # fmt: skip
-            if token == EOS_ID:
-                break
-            prefix.append(token)
-    return {"ids": ids, "encoder": [m[0].numpy() for m in encoded.attention], "steps": steps}
+        out = model(torch.tensor([ids]), torch.tensor([decoder_input]), return_attention=True)
+    maps = out.attention
+    steps = [
+        {
+            "logits": out.logits[0, t].numpy(),
+            "self": [m[0, :, t, : t + 1].numpy() for m in maps.decoder_self],
+            "cross": [m[0, :, t, :].numpy() for m in maps.cross],
+        }
+        for t in range(len(decoder_input))
+    ]
+    return {"ids": ids, "encoder": [m[0].numpy() for m in maps.encoder], "steps": steps}
 
 
 def _unexpected(errors: list[str]) -> list[str]:
@@ -126,7 +125,10 @@ def compare(js: dict, py: dict, translator: mt.Translator, text: str) -> tuple[f
     assert js["tokens"] == translator.src_vocab.tokens(py["ids"], strip=False), text
     assert js["unknown"] == translator.unknown_words(words), text
     assert js["text"] == translator.translate(words), text
-    assert [s["token"] for s in js["steps"]] == [s["token"] for s in py["steps"]], text
+    # greedy: each step's word is the argmax of torch's logits, <eos> last (or the length limit)
+    tokens = [s["token"] for s in js["steps"]]
+    assert tokens == [int(np.argmax(s["logits"])) for s in py["steps"]], text
+    assert js["output"] == (tokens[:-1] if tokens[-1] == EOS_ID else tokens), text
     worst_logit = worst_attention = 0.0
     for ours, theirs in zip(js["encoder"], py["encoder"], strict=True):
         worst_attention = max(worst_attention, np.abs(np.array(ours) - theirs.ravel()).max())
@@ -156,10 +158,10 @@ def test_page_model_equals_python_on_held_out_and_edge_sentences(probe, site_url
         results = page.evaluate(JS_TRACE, batch)
         for text, js in zip(batch, results, strict=True):
             assert "error" not in js, f"{text}: {js.get('error')}"
-            py = python_trace(translator, python_words(text))
+            py = python_trace(translator, python_words(text), [s["token"] for s in js["steps"]])
             for k, value in enumerate(compare(js, py, translator, text)):
                 worst[k] = max(worst[k], value)
-            same += text in held_out and js["text"] == translator.translate(text)
+            same += text in held_out  # compare() asserted js["text"] == translator.translate
     assert same == len(held_out)  # 500/500 held-out translations equal the Python ones
     print(f"\nworst logit difference {worst[0]:.2e}, worst attention difference {worst[1]:.2e}")
     assert not _unexpected(probe.errors), probe.errors
@@ -192,9 +194,9 @@ def test_widget_shows_the_python_translation_and_attention(probe, site_url, tran
     expected = translator.translate(NOTES_SOURCE)
     assert widget.locator(".mt-bt-translation").inner_text() == expected
     # the heatmap: last layer, mean of heads, one row per step, fixed 0-1 Viridis, Hangul keys
-    trace = python_trace(translator, NOTES_SOURCE.split())
+    attention = translator.attention(NOTES_SOURCE)  # the Python figures' maps
     rows = np.array(_heatmap_rows(page))
-    python_rows = np.array([step["cross"][-1].mean(axis=0) for step in trace["steps"]])
+    python_rows = attention.cross[-1].mean(dim=0).numpy()  # last layer, mean of heads
     assert rows.shape == python_rows.shape == (len(expected.split()) + 1, 6)
     np.testing.assert_allclose(rows, python_rows, atol=ATTENTION_TOLERANCE)
     figure = page.evaluate(
@@ -206,7 +208,7 @@ def test_widget_shows_the_python_translation_and_attention(probe, site_url, tran
     )
     assert figure["drawn"] and (figure["zmin"], figure["zmax"]) == (0, 1)
     assert figure["x"] == [f"{i}:{w}" for i, w in enumerate(NOTES_SOURCE.split())]
-    assert figure["y"][:2] == ["0:<sos>", f"1:{expected.split()[0]}"]
+    assert figure["y"] == [f"{i}:{w}" for i, w in enumerate(attention.decoder_tokens)]
     assert figure["scale"][0][1].lower() in ("#440154", "rgb(68,1,84)")  # Viridis starts there
     assert "Strongest source word per step" in widget.locator(".mt-bt-summary").inner_text()
     assert not _unexpected(probe.errors), probe.errors
@@ -249,14 +251,14 @@ def test_widget_is_keyboard_operable_and_labelled(probe, site_url, translator):
     assert widget.locator(".mt-bt-step-text").inner_text().startswith("Step 2 of")
     assert "step 2" in step.get_attribute("aria-valuetext")
     # layer and head menus by keyboard: the heatmap title follows
-    head = page.get_by_label("Head")
+    head = page.get_by_label("Head", exact=True)
     head.focus()
     page.keyboard.press("ArrowDown")  # mean of heads -> head 0
     page.wait_for_timeout(200)
     assert head.input_value() == "0"
     title = page.evaluate("() => document.querySelector('.mt-bt-heatmap').layout.title.text")
     assert title.startswith("Cross-attention, layer 1, head 0")
-    layer = page.get_by_label("Layer")
+    layer = page.get_by_label("Layer", exact=True)
     layer.focus()
     page.keyboard.press("ArrowUp")
     page.wait_for_timeout(200)

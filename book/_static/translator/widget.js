@@ -105,7 +105,7 @@
       this.input.addEventListener("input", (event) => this.schedule(event.timeStamp));
       this.layer.addEventListener("change", () => this.draw());
       this.head.addEventListener("change", () => this.draw());
-      this.step.addEventListener("input", () => this.showStep());
+      this.step.addEventListener("input", () => this.showStep(true));
       this.controls.hidden = false;
       this.status.textContent = "";
       await this.update(performance.now());
@@ -210,9 +210,9 @@
         texttemplate: annotate ? "%{z:.2f}" : "", textfont: { size: 11 },
       }];
       const layout = {
-        title: { text: `${title}<br><sup>${escapeHtml(r.text)}</sup>`, x: 0, xanchor: "left" },
+        title: { text: title, x: 0, xanchor: "left" },
         height: Math.round(Math.min(Math.max(260 + 28 * ys.length, 360), 760)),
-        margin: { l: 70, r: 30, t: 70, b: 40 },
+        margin: { l: 70, r: 30, t: 50, b: 40 },
         font: { family: fontFamily, size: 13, color: "#222222" },
         paper_bgcolor: "white", plot_bgcolor: "white",
         xaxis: { title: { text: "key (Korean word)" }, type: "category", automargin: true,
@@ -230,12 +230,12 @@
         const written = vocab[r.steps[t].token];
         return `${written} ← ${r.tokens[best]} (${row[best].toFixed(2)})`;
       }).join("; ") + ".";
-      this.showStep();
+      this.showStep(false); // the heatmap below is redrawn with the highlighted row anyway
       await window.Plotly.react(this.heatmap, data, layout,
         { displayModeBar: false, responsive: true });
     }
 
-    showStep() {
+    showStep(moveHighlight) {
       const r = this.result;
       if (!r) return;
       const vocab = this.model.tgtVocab;
@@ -249,26 +249,20 @@
       const top = this.model.topWords(step.probabilities, 5);
       const body = top.map((item) => element("tr", item.id === step.token ? { class: "mt-bt-chosen" } : {}, [
         element("td", { text: item.word, lang: "en" }),
-        element("td", { class: "mt-bt-p", text: item.p.toFixed(3) }),
-        element("td", { "aria-hidden": "true" }, [element("span", { class: "mt-bt-bar",
-          style: `width: ${(100 * item.p).toFixed(1)}%` })]),
+        element("td", { class: "mt-bt-p" }, [item.p.toFixed(3), " ", element("span", {
+          class: "mt-bt-bar", "aria-hidden": "true", style: `width: ${(6 * item.p).toFixed(2)}em` })]),
       ]));
       this.topTable.replaceChildren(
         element("caption", { text: `Top 5 next words at step ${step.step}` }),
         element("thead", {}, [element("tr", {}, [
           element("th", { scope: "col", text: "word" }),
-          element("th", { scope: "col", text: "probability" }),
-          element("th", { scope: "col", text: "" , "aria-hidden": "true" })])]),
+          element("th", { scope: "col", text: "probability" })])]),
         element("tbody", {}, body),
       );
-      if (this.heatmap.data) { // move the highlighted row without redrawing the heatmap
+      if (moveHighlight && this.heatmap.data) { // move the highlighted row, nothing else
         window.Plotly.relayout(this.heatmap, { "shapes[0].y0": t - 0.5, "shapes[0].y1": t + 0.5 });
       }
     }
-  }
-
-  function escapeHtml(text) {
-    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
 
   function mountAll() {
