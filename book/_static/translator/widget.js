@@ -199,10 +199,10 @@
       const xs = uniqueLabels(r.tokens), ys = uniqueLabels(fed);
       const headText = this.head.value === "mean" ? "mean of heads" : `head ${this.head.value}`;
       const title = `Cross-attention, layer ${this.layer.value}, ${headText}`;
+      const narrow = this.heatmap.clientWidth > 0 && this.heatmap.clientWidth < 560; // a phone
       const current = Number(this.step.value) - 1;
       const fontFamily = this.config.fontFamily || "sans-serif";
       const annotate = xs.length <= 12 && ys.length <= 12;
-      const narrow = this.heatmap.clientWidth > 0 && this.heatmap.clientWidth < 560; // a phone
       const data = [{
         type: "heatmap", z, x: xs, y: ys, zmin: 0, zmax: 1,
         colorscale: this.config.colorscale || "Viridis", colorbar: { thickness: 14 },
@@ -210,7 +210,7 @@
         texttemplate: annotate ? "%{z:.2f}" : "", textfont: { size: 11 },
       }];
       const layout = {
-        title: { text: title, x: 0, xanchor: "left" },
+        title: { text: narrow ? title.replace(", layer", "<br>layer") : title, x: 0, xanchor: "left" },
         height: Math.round(Math.min(Math.max(260 + 28 * ys.length, 360), 760)),
         margin: { l: 70, r: 30, t: 50, b: 40 },
         font: { family: fontFamily, size: 13, color: "#222222" },
