@@ -13,6 +13,8 @@ A chapter starts with::
 - ipywidgets, need a kernel (return a widget box that shows a "needs a kernel" note in the
   static HTML): :func:`live_attention_explorer`, :func:`live_positional_explorer`; for your
   own explorer, :func:`live_only` (the box with the note) and :func:`show_figure`.
+- the translator running in the reader's browser, no kernel (the published book only):
+  :func:`browser_translator`.
 - the package's real source on the page: :func:`show_source`, e.g.
   ``viz.show_source(mt.MultiHeadAttention.forward)``.
 """
@@ -24,6 +26,7 @@ from minitransformer.viz._style import (
     register_hangul_font,
     setup,
 )
+from minitransformer.viz.browser import BrowserTranslator, browser_translator
 from minitransformer.viz.interactive import (
     attention_heatmap_plotly,
     positional_explorer,
@@ -55,11 +58,13 @@ __all__ = [
     "HANGUL_FONT",
     "PLOTLY_FONT_FAMILY",
     "AttentionView",
+    "BrowserTranslator",
     "SourceView",
     "as_array",
     "attention_heatmap",
     "attention_heatmap_plotly",
     "attention_states",
+    "browser_translator",
     "figure_png",
     "live_attention_explorer",
     "live_note_html",
