@@ -31,6 +31,13 @@ def test_trace_figure_has_one_slider_step_per_decoding_step(translator) -> None:
     assert steps[0].label == "1:I" and steps[-1].label.endswith("<eos>")
     assert fig.data[1].x[1] == "1:카페"
     assert len(fig.data[1].y) == translator.config.num_heads + 1
+    assert all(isinstance(c, str) for c in fig.data[0].marker.color)  # no numeric bar colours
+    assert all(isinstance(c, str) for c in steps[-1].args[0]["marker.color"][0])
+    assert "&lt;sos&gt;" in steps[0].args[1]["title.text"]  # tokens escaped, not swallowed
+    assert (
+        fig.layout.xaxis2.anchor == "y2"
+        and fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1]
+    )
     eos = inference.eos_probability(trace)
     assert eos[-1] == max(eos) and eos[-1] > 0.5
 

@@ -62,5 +62,21 @@ def test_recorder_and_figures(setup) -> None:
     update = tf.update_figure(records, corpus.tgt_vocab)
     assert len(update.layout.sliders[0].steps) == 2
     assert len(update.data[0].x) == len(corpus.tgt_vocab)
+    # Bars carry colour strings (numbers make plotly.js log "Invalid color specifier"); the
+    # slider restyles the bars only; the uniform line is named in the legend, not on the bars.
+    bars = fig.data[0]
+    assert all(isinstance(c, str) and c.startswith("rgb") for c in bars.marker.color)
+    assert all(list(step.args[1]) == [0] for step in fig.layout.sliders[0].steps)
+    assert all(
+        isinstance(c, str) for c in fig.layout.sliders[0].steps[-1].args[0]["marker.color"][0]
+    )
+    assert not fig.layout.annotations and "uniform 1/V" in fig.data[1].name
+    assert fig.data[2].marker.cmin == 0 and fig.data[2].marker.cmax == 1  # the colour bar
     accuracy, loss = tf.teacher_forced_accuracy(model, corpus.encoded("held_out"))
     assert 0.0 <= accuracy <= 1.0 and loss > 0
+
+
+def test_probability_colors_are_viridis_strings_on_a_fixed_range() -> None:
+    colors = tf.probability_colors([0.0, 0.5, 1.0, 1.5, -0.1])
+    assert colors[0] == colors[4] and colors[2] == colors[3]  # clipped to [0, 1]
+    assert len(set(colors[:3])) == 3 and all(c.startswith("rgb") for c in colors)

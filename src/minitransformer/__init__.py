@@ -90,6 +90,7 @@ from minitransformer.training import (
     label_smoothed_cross_entropy,
     noam_lr,
     train,
+    train_step,
 )
 
 __all__ += [
@@ -123,4 +124,5 @@ __all__ += [
     "toy_vocab",
     "trace_greedy",
     "train",
+    "train_step",
 ]

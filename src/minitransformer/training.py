@@ -5,8 +5,11 @@ One training step, for a batch of pairs (source x, target <sos> y_1 ... y_m <eos
     decoder input  = <sos> y_1 ... y_m          (the gold target shifted right: teacher forcing)
     labels         = y_1 ... y_m <eos>
     loss           = label-smoothed cross-entropy over the real (non-<pad>) label positions
-    update         = Adam(beta1 0.9, beta2 0.98, eps 1e-9), gradient norm clipped,
-                     learning rate from ``noam_lr`` (Vaswani et al. 2017, section 5.3)
+    update         = Adam(beta1 0.9, beta2 0.98, eps 1e-9), learning rate from ``noam_lr``
+                     (Vaswani et al. 2017, section 5.3); the gradient norm is clipped to 1 by
+                     default, which the paper does not do
+
+``train_step`` is one such step; ``train`` repeats it over random batches.
 
 ``train`` works for any model with the Transformer's interface ``model(source_ids,
 target_ids).logits`` (B, T, V); the GRU baselines in ``minitransformer.baselines`` have it too.
@@ -134,6 +137,55 @@ def make_optimizer(model: nn.Module) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.98), eps=1e-9)
 
 
+@dataclass(frozen=True)
+class StepResult:
+    """What one optimiser step measured on its batch (before the update was applied)."""
+
+    loss: float  # label-smoothed loss of the batch
+    correct: int  # label positions where the argmax is the gold word
+    target_tokens: int  # non-pad label positions
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.target_tokens, 1)
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    source: Tensor,
+    target: Tensor,
+    *,
+    learning_rate: float,
+    label_smoothing: float = 0.1,
+    clip_norm: float | None = 1.0,
+    pad_id: int = PAD_ID,
+) -> StepResult:
+    """One teacher-forced optimiser step on a batch: source (B, S), target (B, T + 1) holding
+    <sos> y_1 ... y_m <eos> (padded with ``pad_id``).
+
+    Shift right (decoder input) and left (labels), one forward pass for every position, the
+    label-smoothed loss, backward, clip the gradient norm to ``clip_norm`` (None: no clipping;
+    the paper does not clip), and one step of ``optimizer`` at ``learning_rate``.
+    """
+    if target.dim() != 2 or target.size(1) < 2:
+        raise ValueError(f"target must be (B, T + 1) with T + 1 >= 2, got {tuple(target.shape)}")
+    decoder_input, labels = target[:, :-1], target[:, 1:]  # (B, T): <sos> y..., y... <eos>
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+    logits = model(source, decoder_input).logits  # (B, T, V)
+    loss = label_smoothed_cross_entropy(logits, labels, smoothing=label_smoothing, pad_id=pad_id)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()  # gradients of every parameter
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()  # Adam update
+
+    real = labels != pad_id  # (B, T)
+    correct = int(((logits.argmax(-1) == labels) & real).sum())
+    return StepResult(loss.item(), correct, int(real.sum()))
+
+
 def train(
     model: nn.Module,
     data: EncodedPairs,
@@ -195,33 +247,22 @@ def train(
             history.stopped_early = True
             break
         source, target = sampler.next_batch()
-        decoder_input, labels = target[:, :-1], target[:, 1:]  # (B, T), (B, T)
         learning_rate = noam_lr(step, d_model, warmup, lr_factor)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate
-        logits = model(source, decoder_input).logits  # (B, T, V)
-        loss = label_smoothed_cross_entropy(
-            logits, labels, smoothing=label_smoothing, pad_id=pad_id
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip_norm is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
-
-        real = labels != pad_id
-        correct = ((logits.argmax(-1) == labels) & real).sum().item()
-        count = int(real.sum())
+        result = train_step(
+            model, optimizer, source, target, learning_rate=learning_rate,
+            label_smoothing=label_smoothing, clip_norm=clip_norm, pad_id=pad_id,
+        )  # fmt: skip
         history.step.append(step)
-        history.loss.append(loss.item())
-        history.accuracy.append(correct / max(count, 1))
+        history.loss.append(result.loss)
+        history.accuracy.append(result.accuracy)
         history.learning_rate.append(learning_rate)
-        history.target_tokens.append(count)
+        history.target_tokens.append(result.target_tokens)
         bar.update(1)
         if step % callback_every == 0 or step == steps:
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}", refresh=False)
             stop = run_callback(step)
             model.train()
+    bar.refresh()  # the last state written shows the true final count
     bar.close()
     model.eval()
     history.seconds = time.perf_counter() - started

@@ -21,63 +21,80 @@ from plotly.subplots import make_subplots
 
 from minitransformer.data import Pair
 from minitransformer.decoding import TraceStep, beam_search, greedy_decode_batch
+from minitransformer.experiments.teacher_forcing import probability_colors
 from minitransformer.tokens import EOS_ID
 from minitransformer.viz._style import PROBABILITY_COLORSCALE
 
 
+def _wrap(words: Sequence[str], width: int = 32) -> str:
+    """Words joined with spaces, broken into lines (``<br>``) of about ``width`` characters."""
+    lines, line = [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "<br>".join([*lines, line])
+
+
 def _step_state(step: TraceStep, translator, layer: int) -> dict:
-    probabilities = step.probabilities.numpy()
+    probabilities = np.round(step.probabilities.numpy(), 4)
     cross = step.cross_attention[layer].numpy()  # (H, S)
     rows = np.vstack([cross, cross.mean(axis=0, keepdims=True)])  # (H + 1, S)
-    prefix = " ".join(translator.tgt_vocab.tokens(step.prefix, strip=False))
+    prefix = [html.escape(w) for w in translator.tgt_vocab.tokens(step.prefix, strip=False)]
     word = translator.tgt_vocab.word(step.token)
     forced = " (forced)" if step.forced else ""
     return dict(
-        probabilities=np.round(probabilities, 4).tolist(),
+        probabilities=probabilities.tolist(),
+        colors=probability_colors(probabilities),
         cross=np.round(rows, 4).tolist(),
         title=f"step {step.step} writes <b>{html.escape(word)}</b>{forced}, "
-        f"P = {step.probability:.2f}<br>decoder input: {html.escape(prefix)}",
+        f"P = {step.probability:.2f}<br>decoder input: {_wrap(prefix)}",
     )
 
 
 def trace_figure(trace: Sequence[TraceStep], translator, korean: str, *, layer: int = -1):
-    """Left: P(every English word) at each step of greedy decoding. Right: the encoder-decoder
+    """Top: P(every English word) at each step of greedy decoding. Bottom: the encoder-decoder
     attention of the position that writes the step's word, layer ``layer``, each head and their
-    mean, over the source words. One slider step per decoding step; colours fixed to [0, 1]."""
+    mean, over the source words. One slider step per decoding step; colours fixed to [0, 1].
+    The panels are stacked, so that each has the page's full width (a phone included)."""
     vocab = translator.tgt_vocab
     words = [vocab.word(i) for i in range(len(vocab))]
     source = [f"{k}:{w}" for k, w in enumerate(translator.src_vocab.tokens(
         translator.src_vocab.encode(korean), strip=False))]  # fmt: skip
     heads = [f"head {h}" for h in range(trace[0].cross_attention[layer].shape[0])] + ["mean"]
     states = [_step_state(step, translator, layer) for step in trace]
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.62, 0.38], horizontal_spacing=0.12,
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.55, 0.45], vertical_spacing=0.2,
                         subplot_titles=(f"P(next word), all {len(words)} English words",
                                         "cross-attention, last layer"))  # fmt: skip
     first = states[0]
-    fig.add_trace(go.Bar(x=words, y=first["probabilities"], marker=dict(
-        color=first["probabilities"], colorscale=PROBABILITY_COLORSCALE, cmin=0, cmax=1),
-        hovertemplate="%{x}: %{y:.3f}<extra></extra>", showlegend=False), row=1, col=1)  # fmt: skip
+    fig.add_trace(go.Bar(x=words, y=first["probabilities"], marker=dict(color=first["colors"]),
+                         hovertemplate="%{x}: %{y:.3f}<extra></extra>", showlegend=False),
+                  row=1, col=1)  # fmt: skip
     fig.add_trace(go.Heatmap(z=first["cross"], x=source, y=heads, zmin=0, zmax=1,
-                             colorscale=PROBABILITY_COLORSCALE, colorbar=dict(thickness=12),
+                             colorscale=PROBABILITY_COLORSCALE,
+                             colorbar=dict(thickness=12, len=0.45, y=0, yanchor="bottom"),
                              texttemplate="%{z:.2f}", textfont=dict(size=10),
                              hovertemplate="%{y}, %{x}: %{z:.3f}<extra></extra>"),
-                  row=1, col=2)  # fmt: skip
+                  row=2, col=1)  # fmt: skip
     steps = [
         dict(method="update", label=f"{step.step}:{vocab.word(step.token)}", args=[
             {"x": [words, source], "y": [state["probabilities"], heads],
-             "marker.color": [state["probabilities"], None], "z": [None, state["cross"]]},
+             "marker.color": [state["colors"], None], "z": [None, state["cross"]]},
             {"title.text": state["title"]},
         ])
         for step, state in zip(trace, states, strict=True)
     ]  # fmt: skip
     fig.update_xaxes(type="category", tickfont=dict(size=8), row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], title_text="probability", row=1, col=1)
-    fig.update_xaxes(type="category", title_text="source word (key)", row=1, col=2)
-    fig.update_yaxes(type="category", autorange="reversed", row=1, col=2)
-    fig.update_layout(height=500, title=dict(text=first["title"], x=0.0, font=dict(size=14)),
-                      margin=dict(t=110),
+    fig.update_xaxes(type="category", title_text="source word (key)", row=2, col=1)
+    fig.update_yaxes(type="category", autorange="reversed", row=2, col=1)
+    fig.update_layout(height=760, margin=dict(t=135),
+                      title=dict(text=first["title"], x=0.0, y=1.0, yref="container",
+                                 yanchor="top", pad=dict(t=10), font=dict(size=13)),
                       sliders=[dict(active=0, currentvalue=dict(prefix="step: "), steps=steps,
-                                    pad=dict(t=90))])  # fmt: skip
+                                    pad=dict(t=70))])  # fmt: skip
     return fig
 
 

@@ -7,7 +7,8 @@
   before and after the update is kept.
 - :class:`CorrectTokenRecorder`: a ``train()`` callback that records P(correct word) at every
   position of one sentence, and the teacher-forced accuracy on held-out pairs.
-- :func:`update_figure`, :func:`correct_probability_slider`: plotly figures with sliders.
+- :func:`update_figure`, :func:`correct_probability_slider`: plotly figures with sliders;
+  :func:`probability_colors` colours probabilities (viridis, fixed [0, 1]) as strings.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
+from plotly.colors import sample_colorscale
 from torch import Tensor, nn
 
 from minitransformer.data import EncodedPairs
@@ -169,36 +171,59 @@ def update_figure(records: Sequence[UpdateStep], vocab: Vocab) -> go.Figure:
     return fig
 
 
+def probability_colors(values: Sequence[float]) -> list[str]:
+    """Viridis colours for probabilities on the fixed range [0, 1], as colour strings.
+
+    Plotly bar charts given numbers as ``marker.color`` log "Invalid color specifier" for
+    every bar in the browser, even with a colour scale; strings draw the same bars silently.
+    """
+    clipped = np.clip(np.asarray(values, dtype=float), 0.0, 1.0)
+    return sample_colorscale(PROBABILITY_COLORSCALE, clipped.tolist())
+
+
+def probability_colorbar(**colorbar) -> go.Scatter:
+    """An invisible trace that only draws the colour bar of :func:`probability_colors`."""
+    return go.Scatter(
+        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        marker=dict(color=[0.0, 1.0], colorscale=PROBABILITY_COLORSCALE, cmin=0, cmax=1,
+                    showscale=True, colorbar=dict(thickness=12, **colorbar)),
+    )  # fmt: skip
+
+
 def correct_probability_slider(recorder: CorrectTokenRecorder, vocab: Vocab) -> go.Figure:
     """Bars of P(gold word) at each target position, one slider step per recorded training
-    step; the dashed line is the uniform 1 / V. Colours fixed to [0, 1]."""
+    step; the dashed line is the uniform 1 / V (named in the legend, so that no label sits on
+    the bars). Colours fixed to [0, 1]."""
     words = [f"{t}:{vocab.word(i)}" for t, i in enumerate(recorder.target_ids[1:])]
     uniform = 1.0 / len(vocab)
 
     def bar(values: np.ndarray) -> dict:
         rounded = np.round(values, 4).tolist()
-        return dict(y=rounded, colors=rounded, text=[f"{v:.2f}" for v in values])
+        return dict(y=rounded, colors=probability_colors(rounded),
+                    text=[f"{v:.2f}" for v in values])  # fmt: skip
 
     first = bar(recorder.correct_probability[0])
-    fig = go.Figure(go.Bar(
-        x=words, y=first["y"], text=first["text"], textposition="outside",
-        marker=dict(color=first["colors"], colorscale=PROBABILITY_COLORSCALE, cmin=0, cmax=1,
-                    colorbar=dict(title="P", thickness=12)),
-        hovertemplate="%{x}: P = %{y:.3f}<extra></extra>",
-    ))  # fmt: skip
-    fig.add_hline(y=uniform, line_dash="dash", line_color="#555555",
-                  annotation_text=f"uniform 1/V = {uniform:.3f}")  # fmt: skip
+    fig = go.Figure([
+        go.Bar(x=words, y=first["y"], text=first["text"], textposition="outside",
+               marker=dict(color=first["colors"]), showlegend=False,
+               hovertemplate="%{x}: P = %{y:.3f}<extra></extra>"),
+        go.Scatter(x=[None], y=[None], mode="lines", line=dict(dash="dash", color="#777777"),
+                   name=f"uniform 1/V = {uniform:.3f}"),  # the legend entry of the line below
+        probability_colorbar(title="P"),
+    ])  # fmt: skip
+    fig.add_hline(y=uniform, line_dash="dash", line_color="#777777")
     steps = []
     for step, values in zip(recorder.steps, recorder.correct_probability, strict=True):
         state = bar(values)
         steps.append(dict(method="restyle", label=str(step), args=[
-            {"y": [state["y"]], "marker.color": [state["colors"]], "text": [state["text"]]}
+            {"y": [state["y"]], "marker.color": [state["colors"]], "text": [state["text"]]}, [0]
         ]))  # fmt: skip
     fig.update_layout(
-        height=440, yaxis=dict(title="P(correct word)", range=[0, 1.12]),
+        height=500, yaxis=dict(title="P(correct word)", range=[0, 1.12]),
         xaxis=dict(title="target position: the word it must predict", type="category"),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"),
         sliders=[dict(active=0, currentvalue=dict(prefix="training step: "), steps=steps,
-                      pad=dict(t=80))],
+                      pad=dict(t=140))],  # below the axis title, even with upright tick labels
     )  # fmt: skip
     return fig
 
@@ -208,6 +233,8 @@ __all__ = [
     "UpdateStep",
     "correct_probability_slider",
     "next_word_probabilities",
+    "probability_colorbar",
+    "probability_colors",
     "teacher_forced_accuracy",
     "update_figure",
     "walk_through",
