@@ -217,26 +217,16 @@ def train_with_schedule(
 ) -> list[float]:
     """The package's training step (teacher forcing, label-smoothed loss, Adam as in the paper,
     gradient clipping) with ``learning_rate(step)`` for the rate. Returns every step's loss."""
-    from minitransformer.training import BatchSampler, label_smoothed_cross_entropy, make_optimizer
+    from minitransformer.training import BatchSampler, make_optimizer, train_step
 
     torch.manual_seed(seed)  # dropout
-    sampler, optimizer, losses = (
-        BatchSampler(data, batch_size, seed=seed),
-        make_optimizer(model),
-        [],
-    )
+    sampler, optimizer = BatchSampler(data, batch_size, seed=seed), make_optimizer(model)
     model.train()
+    losses = []
     for step in range(1, steps + 1):
         source, target = sampler.next_batch()
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step)
-        logits = model(source, target[:, :-1]).logits  # (B, T, V)
-        loss = label_smoothed_cross_entropy(logits, target[:, 1:])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
+        result = train_step(model, optimizer, source, target, learning_rate=learning_rate(step))
+        losses.append(result.loss)
     model.eval()
     return losses
 
