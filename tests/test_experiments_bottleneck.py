@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
 
-from minitransformer.data import toy_task, toy_vocab
+from minitransformer.data import encode_pairs, toy_task, toy_vocab
 from minitransformer.experiments import bottleneck as bn
 
 TINY = bn.Budget(steps=3, batch_size=8, num_train=64, num_test=4, lengths=(3, 6), hidden=16)
@@ -59,6 +61,45 @@ def test_position_accuracy_counts_right_symbols_and_eos() -> None:
 
     pairs = toy_task(5, (4,), seed=1)
     np.testing.assert_allclose(bn.position_accuracy(Echo(), pairs, vocab), np.ones(5))
+
+
+def test_train_one_is_seeded_and_trains() -> None:
+    vocab = toy_vocab()
+    data = encode_pairs(toy_task(32, (3,), seed=0), vocab, vocab)
+    first = bn.train_one("gru", data, len(vocab), TINY)
+    again = bn.train_one("gru", data, len(vocab), TINY)
+    for a, b in zip(first.model.parameters(), again.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)  # same seed, same weights after training
+    other = bn.train_one("gru", data, len(vocab), replace(TINY, seed=1))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(first.model.parameters(), other.model.parameters(), strict=True)
+    )
+    assert first.seconds > 0 and np.isfinite(first.final_loss)
+    untrained = bn.train_one("transformer", data, len(vocab), replace(TINY, steps=0))
+    assert np.isnan(untrained.final_loss)
+
+
+def test_run_seeds_summarises_over_seeds() -> None:
+    study = bn.run_seeds(TINY, seeds=(0, 1), kinds=["gru", "transformer"])
+    assert study.seeds == (0, 1) and study.kinds == ["gru", "transformer"]
+    assert [run.budget.seed for run in study.runs] == [0, 1]
+    values = study.accuracies("gru", 6)
+    assert values.shape == (2,)
+    assert values[1] == study.runs[1].models["gru"].accuracy(6)
+    assert study.positions("gru", 3).shape == (2, 4)
+    assert study.seconds("transformer").shape == (2,)
+    rows = study.table()
+    mean, low, high = values.mean(), values.min(), values.max()
+    assert rows[0]["L=6"] == f"{mean:.2f} ({low:.2f}-{high:.2f})"
+    assert isinstance(bn.accuracy_figure(study), Figure)
+    fig = bn.position_slider(study)
+    assert len(fig.data) == 2 and len(fig.data[0].customdata) == 7  # 6 positions + <eos>
+    assert "2 seeds" in fig.layout.yaxis.title.text
+    with pytest.raises(ValueError, match="seeds"):
+        bn.run_seeds(TINY, seeds=(1, 1))
+    with pytest.raises(ValueError, match="kinds"):
+        bn.run(TINY, kinds=["lstm"])
 
 
 def test_reverse_task_and_figures(result) -> None:

@@ -61,3 +61,11 @@ def test_layers_needed() -> None:
 def test_bad_input(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_influence_slider_labels_positions_plainly() -> None:
+    result = rf.compare(length=6, d_model=8, conv_layers=(1, 2), num_heads=2)
+    fig = rf.influence_slider(result)
+    assert list(fig.layout.xaxis.ticktext) == [str(i) for i in range(6)]
+    assert list(fig.layout.yaxis.ticktext) == [str(i) for i in range(6)]
+    assert len(fig.layout.sliders[0].steps) == 3  # two conv stacks and self-attention

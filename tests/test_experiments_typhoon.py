@@ -114,3 +114,42 @@ def test_month_figure() -> None:
     assert isinstance(fig, Figure)
     assert "Month 1" in fig.axes[0].get_title()
     assert len(fig.axes[0].collections) == 3  # labels yes, labels no, predictions
+
+
+def test_rule_window_and_attention_peaks() -> None:
+    assert ty.rule_window(1) == (21, 23) and ty.rule_window(7) == (27, 29)
+    with pytest.raises(ValueError, match="k="):
+        ty.rule_window(0)
+    data = ty.make_typhoon_data(6, seed=0)
+    model = ty.TyphoonTransformer(ty.typhoon_config(d_model=16, d_ff=16))
+    peaks = ty.attention_peaks(model, data)
+    assert peaks.weights.shape == (ty.DAYS_OUT, ty.DAYS_IN)
+    np.testing.assert_allclose(peaks.weights.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(peaks.peaks, peaks.weights.argmax(axis=1) + 1)
+    windows = [ty.rule_window(k) for k in range(1, 8)]
+    expected = [lo <= p <= hi for p, (lo, hi) in zip(peaks.peaks, windows, strict=True)]
+    np.testing.assert_array_equal(peaks.inside, expected)
+    np.testing.assert_allclose(peaks.peak_weights, peaks.weights.max(axis=1))
+    assert model.training  # the mode is restored
+
+
+def test_run_seeds_trains_one_model_per_seed_and_reuses_the_first() -> None:
+    train_data, test_data = ty.make_typhoon_data(64, seed=0), ty.make_typhoon_data(16, seed=1)
+    options = dict(steps=3, batch_size=8, d_model=16, d_ff=16)
+    first = ty.train_typhoon(train_data, test_data, seed=5, snapshot_every=1, **options)
+    assert len(first.snapshots) == 4  # step 0 and every step
+    runs = ty.run_seeds(train_data, test_data, (5, 6), first=first, **options)
+    assert [r.seed for r in runs] == [5, 6]
+    again = ty.score(ty.predict(first.model, test_data), test_data.labels)
+    np.testing.assert_array_equal(list(vars(runs[0].scores).values()), list(vars(again).values()))
+    assert ty.train_typhoon(train_data, None, seed=6, **options).snapshots == []
+    rows = ty.seeds_table(runs)
+    assert [row["seed"] for row in rows] == [5, 6]
+    assert 0 <= rows[0]["peak in window (of 7 days)"] <= 7
+    with pytest.raises(ValueError, match="seeds"):
+        ty.run_seeds(train_data, test_data, ())
+
+
+def test_format_score_names_undefined_precision() -> None:
+    assert ty.format_score(float("nan")) == "undefined"
+    assert ty.format_score(0.12345) == "0.123"

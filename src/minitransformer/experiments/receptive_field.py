@@ -139,6 +139,23 @@ def compare(
     return ReceptiveFieldResult(length, names, maps)
 
 
+def influence_slider(result: ReceptiveFieldResult):
+    """plotly heatmap of the row-normalised influence maps, a slider over the networks; the
+    axes are labelled by position (0 .. L - 1)."""
+    from minitransformer.viz.interactive import slider_heatmap
+
+    positions = [str(i) for i in range(result.length)]
+    fig = slider_heatmap(
+        result.normalised(), result.names, positions, positions, slider_name="network",
+        x_title="input position s", y_title="output position t",
+        title="Which inputs can move each output? (gradient size, row-normalised)",
+    )  # fmt: skip
+    # the heatmap's categories are made unique by the helper; show the bare positions
+    fig.update_xaxes(tickvals=list(fig.data[0].x), ticktext=positions, tickangle=0)
+    fig.update_yaxes(tickvals=list(fig.data[0].y), ticktext=positions)
+    return fig
+
+
 def layers_needed(distance: int, width: int = 3) -> int:
     """Fewest stacked convolutions of ``width`` after which an output can see an input
     ``distance`` positions away: each layer adds (width - 1) / 2 positions on each side."""
@@ -156,6 +173,7 @@ __all__ = [
     "SelfAttentionLayer",
     "compare",
     "influence",
+    "influence_slider",
     "layers_needed",
     "reach",
 ]

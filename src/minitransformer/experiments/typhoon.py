@@ -230,7 +230,7 @@ class TyphoonRun:
 
 def train_typhoon(
     train_data: TyphoonData,
-    probe: TyphoonData,
+    probe: TyphoonData | None,
     *,
     steps: int = 400,
     batch_size: int = 64,
@@ -242,7 +242,8 @@ def train_typhoon(
 ) -> TyphoonRun:
     """Build ``TyphoonTransformer(typhoon_config(**config_overrides))`` with ``seed`` and train
     it with the package's ``train`` (no label smoothing: two words only), recording P(yes) on
-    ``probe`` before training and every ``snapshot_every`` steps."""
+    ``probe`` before training and every ``snapshot_every`` steps (nothing if ``probe`` is
+    None)."""
     from minitransformer.training import train
 
     torch.manual_seed(seed)
@@ -257,9 +258,102 @@ def train_typhoon(
     history = train(
         model, train_data.encoded(), steps=steps, batch_size=batch_size, warmup=warmup,
         lr_factor=lr_factor, d_model=model.config.d_model, label_smoothing=0.0, seed=seed,
-        callback=record, callback_every=snapshot_every, progress=False,
+        callback=None if probe is None else record, callback_every=snapshot_every,
+        progress=False,
     )  # fmt: skip
     return TyphoonRun(model, history, steps_seen, snapshots)
+
+
+def rule_window(k: int) -> tuple[int, int]:
+    """The input days (1-based, inclusive) the rule reads for forecast day k = 1..7."""
+    if not 1 <= k <= DAYS_OUT:
+        raise ValueError(f"k={k} must be in 1..{DAYS_OUT}")
+    return DAYS_IN + k - LAG[1], DAYS_IN + k - LAG[0]
+
+
+@dataclass(frozen=True)
+class AttentionPeaks:
+    """Where the last decoder layer's encoder-decoder attention looks, per forecast day.
+
+    weights: (7, 30) the attention averaged over heads and months (row k - 1 = day 30 + k);
+    peaks: (7,) the 1-based input day of each row's largest weight; inside: (7,) bool, whether
+    that day lies in the rule's window for that forecast day.
+    """
+
+    weights: np.ndarray
+    peaks: np.ndarray
+    inside: np.ndarray
+
+    @property
+    def peak_weights(self) -> np.ndarray:
+        return self.weights.max(axis=1)
+
+
+def attention_peaks(model: TyphoonTransformer, data: TyphoonData) -> AttentionPeaks:
+    """Teacher-forced pass over ``data``; the last layer's cross-attention, averaged over
+    heads and months, and its peak for each forecast day."""
+    encoded = data.encoded()
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.tensor(encoded.source), torch.tensor(encoded.target)[:, :-2],
+                    return_attention=True)  # fmt: skip
+    model.train(was_training)
+    weights = out.attention.cross[-1].mean(dim=(0, 1)).double().numpy()  # (7, 30)
+    peaks = weights.argmax(axis=1) + 1  # 1-based input day
+    windows = [rule_window(k) for k in range(1, DAYS_OUT + 1)]
+    inside = np.array([lo <= p <= hi for p, (lo, hi) in zip(peaks, windows, strict=True)])
+    return AttentionPeaks(weights, peaks, inside)
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One seed of the typhoon model: its test scores and where its attention peaks."""
+
+    seed: int
+    scores: Scores
+    peaks: AttentionPeaks
+    seconds: float
+
+
+def run_seeds(
+    train_data: TyphoonData,
+    test_data: TyphoonData,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    *,
+    first: TyphoonRun | None = None,
+    **train_options,
+) -> list[SeedRun]:
+    """Train the typhoon model once per seed (``train_typhoon`` without a probe) and score it
+    on ``test_data``. ``first``: an already trained run for ``seeds[0]``, reused."""
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and non-empty, got {seeds!r}")
+    runs = []
+    for i, seed in enumerate(seeds):
+        trained = first if (i == 0 and first is not None) else train_typhoon(
+            train_data, None, seed=seed, **train_options)  # fmt: skip
+        scores = score(predict(trained.model, test_data), test_data.labels)
+        peaks = attention_peaks(trained.model, test_data)
+        runs.append(SeedRun(seed, scores, peaks, trained.history.seconds))
+    return runs
+
+
+def seeds_table(runs: list[SeedRun]) -> list[dict[str, object]]:
+    """One row per seed: accuracy, F1, precision, recall, and the days whose attention peak
+    lies in the rule's window."""
+    return [
+        {"seed": r.seed, "accuracy": f"{r.scores.accuracy:.3f}", "F1": f"{r.scores.f1:.3f}",
+         "precision": format_score(r.scores.precision), "recall": format_score(r.scores.recall),
+         "peak in window (of 7 days)": int(r.peaks.inside.sum()),
+         "peak weights": f"{r.peaks.peak_weights.min():.3f}-{r.peaks.peak_weights.max():.3f}"}
+        for r in runs
+    ]  # fmt: skip
+
+
+def format_score(value: float, digits: int = 3) -> str:
+    """A score as text; "undefined" where it is NaN (precision of a forecast that never says
+    yes: 0 / 0)."""
+    return "undefined" if np.isnan(value) else f"{value:.{digits}f}"
 
 
 def month_figure(data: TyphoonData, index: int, predicted: np.ndarray | None = None):
