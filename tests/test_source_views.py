@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import pkgutil
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,7 +19,7 @@ from docutils.utils import new_document
 from sphinx import addnodes
 
 import minitransformer as mt
-from minitransformer import viz
+from minitransformer import experiments, viz
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
@@ -39,6 +40,8 @@ CORE = [
     "pretrained",
     "reference",
     "torch_reference",
+    "baselines",
+    *(f"experiments.{m.name}" for m in pkgutil.iter_modules(experiments.__path__)),
 ]
 
 
@@ -179,6 +182,18 @@ def test_every_core_docstring_renders_without_indentation_errors():
                 continue
             lines = doc.splitlines()
             plain_docstrings._process(None, "", "", obj, {}, lines)
-            if plain_docstrings.has_indentation_errors(lines):
+            if plain_docstrings.has_indentation_errors(lines) or plain_docstrings.has_bar_errors(
+                lines
+            ):
                 bad.append(getattr(obj, "__qualname__", getattr(obj, "__name__", obj)))
     assert not bad
+
+
+def test_an_absolute_value_bar_prints_as_written():
+    lines = ["The distance |p - q| of ``|x|``:", "", "    |a| literal::", "", "Done."]
+    assert plain_docstrings.has_bar_errors(lines)
+    fixed = plain_docstrings.escape_bars(lines)
+    assert fixed[0] == "The distance \\|p - q\\| of ``|x|``:"  # inline literal untouched
+    assert not plain_docstrings.has_bar_errors(fixed)
+    lines = ["A literal block::", "", "    |p - q|", "", "after |p|"]
+    assert plain_docstrings.escape_bars(lines)[2:] == ["    |p - q|", "", "after \\|p\\|"]

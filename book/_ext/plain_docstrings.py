@@ -15,6 +15,10 @@ what the author meant:
 * a line indented more than the line just before it (a hanging indent) joins that line's
   paragraph.
 
+Likewise, if a ``|`` (an absolute value such as ``|p - q|``) reads as a substitution
+reference, or a ``*`` (``2*N``) as the start of emphasis, every such character outside inline
+literals and literal blocks is escaped.
+
 Docstrings that already parse cleanly (including Google-style sections for napoleon) are
 left alone.
 """
@@ -39,8 +43,8 @@ def _indent(line: str) -> int:
 _ROLE = re.compile(r":[A-Za-z][\w:.+-]*:`([^`]*)`")
 
 
-def has_indentation_errors(lines: list[str]) -> bool:
-    """True if docutils reports an indentation problem in the docstring ``lines``."""
+def _report(lines: list[str]) -> str:
+    """What docutils says about the docstring ``lines`` (warnings and errors)."""
     stream = io.StringIO()
     text = _ROLE.sub(r"``\1``", "\n".join(lines))
     try:
@@ -48,8 +52,45 @@ def has_indentation_errors(lines: list[str]) -> bool:
             text, settings_overrides={"warning_stream": stream, "report_level": 2, "halt_level": 5}
         )
     except Exception:  # anything else is for autodoc to report, with its location
-        return False
-    return any(message in stream.getvalue() for message in _INDENTATION_ERRORS)
+        return ""
+    return stream.getvalue()
+
+
+def has_indentation_errors(lines: list[str]) -> bool:
+    """True if docutils reports an indentation problem in the docstring ``lines``."""
+    return any(message in _report(lines) for message in _INDENTATION_ERRORS)
+
+
+# docutils' complaint -> the character that was meant as itself (|p - q|, 2*N, ...)
+_MISREAD = {"substitution": "|", "emphasis": "*", "strong": "*"}
+
+
+def misread_characters(lines: list[str]) -> set[str]:
+    """Characters that docutils read as markup here (``|`` of ``|p - q|``, ``*`` of ``2*N``)."""
+    report = _report(lines)
+    return {char for word, char in _MISREAD.items() if word in report}
+
+
+def has_bar_errors(lines: list[str]) -> bool:
+    """True if a ``|`` (an absolute value, ``|p - q|``) reads as a substitution reference."""
+    return "|" in misread_characters(lines)
+
+
+_LITERAL = re.compile(r"(``.*?``)")
+
+
+def escape_bars(lines: list[str], chars: str = "|") -> list[str]:
+    """``chars`` outside inline literals and literal blocks escaped: they print as written."""
+    out, literal_from = [], None
+    for line in lines:
+        indent = _indent(line)
+        if literal_from is not None and (not line.strip() or indent > literal_from):
+            out.append(line)
+            continue
+        literal_from = indent if line.rstrip().endswith("::") else None
+        parts = _LITERAL.split(line)
+        out.append("".join(p if p.startswith("``") else _escape(p, chars) for p in parts))
+    return out
 
 
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
@@ -94,9 +135,18 @@ def _list_item(previous: str, indent: int) -> bool:
     return match is not None and indent == match.end()
 
 
+def _escape(text: str, chars: str) -> str:
+    for char in chars:
+        text = text.replace(char, "\\" + char)
+    return text
+
+
 def _process(app: Sphinx, what: str, name: str, obj, options, lines: list[str]) -> None:
     if lines and has_indentation_errors(lines):
         lines[:] = rewrite(lines)
+    misread = misread_characters(lines) if lines else set()
+    if misread:
+        lines[:] = escape_bars(lines, "".join(sorted(misread)))
 
 
 def setup(app: Sphinx) -> dict:
