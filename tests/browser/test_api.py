@@ -27,6 +27,8 @@ MODULES = [
     "pretrained",
     "reference",
     "torch_reference",
+    "baselines",
+    "experiments",
 ]
 API_PAGES = ["book/api/index.html"] + [f"book/api/{m}.html" for m in MODULES]
 WHOLE_MODEL = "notebooks/08b-whole-model.html"
