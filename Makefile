@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: book test unit lint bench pretrained system-deps lab binder-check clean
+.PHONY: book book-numerics test unit lint bench pretrained system-deps lab binder-check clean
 
 # The runtime stack (what the book needs) and the test tools are two files and two stamps.
 $(VENV)/.runtime: requirements.txt pyproject.toml
@@ -24,6 +24,16 @@ $(VENV)/.lab: $(VENV)/.runtime requirements-lab.txt
 
 book: $(VENV)/.runtime
 	$(PY) tools/build_book.py
+
+# The same book under other numerics: PyTorch's portable (non-SIMD) CPU kernels, MKL's
+# compatible code path and oneDNN without AVX. Other last bits reach every training run, so
+# every chapter's guards are exercised as on another machine. Its own output folder and
+# execution cache (_build/numerics/_build/html); _build/html is not touched. Not part of
+# `make test` (it executes every chapter again). Another setting: make book-numerics
+# NUMERICS="ATEN_CPU_CAPABILITY=avx2"
+NUMERICS ?= ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE ONEDNN_MAX_CPU_ISA=SSE41
+book-numerics: $(VENV)/.runtime
+	env $(NUMERICS) BOOK_OUTPUT=_build/numerics $(PY) tools/build_book.py
 
 lint: $(VENV)/.testtools
 	$(BIN)/ruff check src tests benchmarks

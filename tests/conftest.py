@@ -8,6 +8,7 @@ from hypothesis import settings
 from torch import nn
 
 import minitransformer as mt
+from minitransformer import torch_reference
 
 settings.register_profile("book", max_examples=40, deadline=None, derandomize=True)
 settings.load_profile("book")
@@ -40,43 +41,11 @@ def corpus() -> mt.Corpus:
     return mt.make_corpus()
 
 
-def copy_attention_to_torch(ours: mt.MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
-    """nn.MultiheadAttention packs W_Q, W_K, W_V into one (3D, D) in_proj_weight."""
-    with torch.no_grad():
-        theirs.in_proj_weight.copy_(torch.cat([ours.w_q.weight, ours.w_k.weight, ours.w_v.weight]))
-        theirs.in_proj_bias.copy_(torch.cat([ours.w_q.bias, ours.w_k.bias, ours.w_v.bias]))
-        theirs.out_proj.weight.copy_(ours.w_o.weight)
-        theirs.out_proj.bias.copy_(ours.w_o.bias)
-
-
-def _copy_linear(source: nn.Linear, target: nn.Linear) -> None:
-    target.weight.copy_(source.weight)
-    target.bias.copy_(source.bias)
-
-
-def _copy_norm(source: nn.LayerNorm, target: nn.LayerNorm) -> None:
-    target.weight.copy_(source.weight)
-    target.bias.copy_(source.bias)
-
-
-def copy_encoder_layer(ours: mt.EncoderLayer, theirs: nn.TransformerEncoderLayer) -> None:
-    copy_attention_to_torch(ours.self_attention, theirs.self_attn)
-    with torch.no_grad():
-        _copy_linear(ours.feed_forward.linear1, theirs.linear1)
-        _copy_linear(ours.feed_forward.linear2, theirs.linear2)
-        _copy_norm(ours.attention_block.norm, theirs.norm1)
-        _copy_norm(ours.feed_forward_block.norm, theirs.norm2)
-
-
-def copy_decoder_layer(ours: mt.DecoderLayer, theirs: nn.TransformerDecoderLayer) -> None:
-    copy_attention_to_torch(ours.self_attention, theirs.self_attn)
-    copy_attention_to_torch(ours.cross_attention, theirs.multihead_attn)
-    with torch.no_grad():
-        _copy_linear(ours.feed_forward.linear1, theirs.linear1)
-        _copy_linear(ours.feed_forward.linear2, theirs.linear2)
-        _copy_norm(ours.self_attention_block.norm, theirs.norm1)
-        _copy_norm(ours.cross_attention_block.norm, theirs.norm2)
-        _copy_norm(ours.feed_forward_block.norm, theirs.norm3)
+# The weight copies into PyTorch's modules live in the package (the whole-model chapter uses
+# them too); the tests keep their short names.
+copy_attention_to_torch = torch_reference.copy_attention
+copy_encoder_layer = torch_reference.copy_layer
+copy_decoder_layer = torch_reference.copy_layer
 
 
 def randomise_norms(module: nn.Module) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import minitransformer as mt
+from minitransformer import torch_reference
 
 D, H, F_, N = 32, 4, 64, 2
 
@@ -70,51 +71,8 @@ def test_decoder_layer_equals_torch(norm_first: bool) -> None:
 
 
 def build_torch_twin(model: mt.Transformer) -> nn.Transformer:
-    """nn.Transformer with our weights. nn.Transformer always ends each stack with a
-    LayerNorm; the paper's post-LN stack has none, so for post-LN the stacks are built with
-    norm=None (what nn.Transformer's custom_encoder/custom_decoder arguments are for)."""
-    config = model.config
-    encoder_layer = nn.TransformerEncoderLayer(
-        config.d_model,
-        config.num_heads,
-        config.d_ff,
-        0.0,
-        batch_first=True,
-        norm_first=config.norm_first,
-    )
-    decoder_layer = nn.TransformerDecoderLayer(
-        config.d_model,
-        config.num_heads,
-        config.d_ff,
-        0.0,
-        batch_first=True,
-        norm_first=config.norm_first,
-    )
-    final = (lambda: nn.LayerNorm(config.d_model)) if config.norm_first else (lambda: None)
-    twin = nn.Transformer(
-        config.d_model,
-        config.num_heads,
-        batch_first=True,
-        norm_first=config.norm_first,
-        custom_encoder=nn.TransformerEncoder(
-            encoder_layer, config.num_layers, norm=final(), enable_nested_tensor=False
-        ),
-        custom_decoder=nn.TransformerDecoder(decoder_layer, config.num_layers, norm=final()),
-    )
-    twin = twin.to(next(model.parameters()).dtype).eval()
-    for ours, theirs in zip(model.encoder.layers, twin.encoder.layers, strict=True):
-        copy_encoder_layer(ours, theirs)
-    for ours, theirs in zip(model.decoder.layers, twin.decoder.layers, strict=True):
-        copy_decoder_layer(ours, theirs)
-    if config.norm_first:
-        with torch.no_grad():
-            for ours_norm, theirs_norm in (
-                (model.encoder.final_norm, twin.encoder.norm),
-                (model.decoder.final_norm, twin.decoder.norm),
-            ):
-                theirs_norm.weight.copy_(ours_norm.weight)
-                theirs_norm.bias.copy_(ours_norm.bias)
-    return twin
+    """nn.Transformer with our weights (post-LN stacks without PyTorch's final LayerNorm)."""
+    return torch_reference.torch_twin(model)
 
 
 def padded_batch(

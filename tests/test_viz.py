@@ -328,7 +328,7 @@ def test_show_source_is_the_installed_source():
     assert view.kind == "method" and view.path == "minitransformer/attention.py"
     assert view.code == textwrap.dedent(inspect.getsource(mt.MultiHeadAttention.forward))
     markdown = view._repr_markdown_()
-    assert "{py:meth}`minitransformer.attention.MultiHeadAttention.forward`" in markdown
+    assert "{py:meth}`MultiHeadAttention.forward <minitransformer.attention." in markdown
     assert "```python\n" in markdown
     assert viz.show_source(mt.Transformer).kind == "class"
     assert viz.show_source(mt.scaled_dot_product_attention).kind == "function"

@@ -6,7 +6,9 @@ BOOK_OUTPUT=/some/dir builds into /some/dir/_build (html, doctrees, execution ca
 the repository's _build: two builds of one working tree at once must not share a cache.
 
 Fails when the build warns, when a notebook cell fails, or when no site came out: jupyter-book
-2.x ignores _config.yml/_toc.yml and exits 0 having built nothing (../shared/pitfalls.md).
+2.x is a different tool (MyST-MD, configured by myst.yml); given this book's _config.yml and
+_toc.yml it prints "No site configuration found." and exits 0 having built nothing, so a
+missing _build/html/index.html is an error here.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """Sphinx extension: the book renders offline, and plotly figures render in the HTML.
 
-What it does, and why (see ../shared/pitfalls.md):
+What it does, and why:
 
 * Sets ``PLOTLY_RENDERER=notebook_connected`` and ``PYTHONWARNINGS=error:Glyph`` in the
   environment of the *build only*. The kernels that execute the notebooks inherit them, so
   plotly emits ``text/html`` (myst-nb can render it; the ``mystnb.unknown_mime_type`` warning
-  stays on as the guard) and a matplotlib "Glyph ... missing" warning is an error. Jupyter,
-  VS Code and Colab keep their own renderer: notebooks never name one.
+  stays on as the guard) and a matplotlib "Glyph ... missing" warning is an error. (Under a
+  kernel, plotly's default renderer is a mimetype that myst-nb cannot render: the build would
+  warn ``mystnb.unknown_mime_type`` for every figure.) Jupyter, VS Code and Colab keep their
+  own renderer: notebooks never name one.
 * Serves ONE copy of ``plotly.min.js`` (from the installed ``plotly`` package) and MathJax 3
   (from the ``django-static-mathjax`` package) from the site's ``_static``; no CDN.
 * Removes the CDN ``<script>`` tags that plotly's renderer writes into every figure output and

@@ -28,13 +28,20 @@ class SourceView:
     last_line: int
     code: str  # dedented source, docstring included
 
+    @property
+    def name(self) -> str:
+        """The name inside its module, e.g. ``MultiHeadAttention.forward``."""
+        module = self.path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        return self.qualified_name.removeprefix(module + ".")
+
     def markdown(self) -> str:
+        """The marker (read by book/_ext/source_views.py), a link to the API entry, the code."""
         role = {"class": "py:class", "method": "py:meth"}.get(self.kind, "py:func")
         fence = "````" if "```" in self.code else "```"
         return (
             f"<div class='source-view' data-qualname='{self.qualified_name}'></div>\n\n"
-            f"**Source** {{{role}}}`{self.qualified_name}` "
-            f"(`{self.path}`, lines {self.first_line}-{self.last_line})\n\n"
+            f"**Source:** {{{role}}}`{self.name} <{self.qualified_name}>` "
+            f"in `{self.path}`, lines {self.first_line}-{self.last_line}\n\n"
             f"{fence}python\n{self.code.rstrip()}\n{fence}\n"
         )
 
