@@ -20,10 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMORY_LIMIT = 2 * 1024**3  # bytes: mybinder.org gives a session 2 GB
+WORKERS = 2  # notebooks executed at once
 # What repo2docker's base environment provides next to binder/requirements.txt.
 RUNNER = ["ipykernel", "nbclient", "nbformat", "psutil"]
 
@@ -108,11 +110,17 @@ def main() -> int:
         script = Path(tmp) / "run_notebook.py"
         script.write_text(RUN_NOTEBOOK)
         total = time.perf_counter()
-        for notebook in notebooks:
-            result = subprocess.run(
+
+        def execute(notebook: Path) -> subprocess.CompletedProcess:
+            return subprocess.run(
                 [str(python), str(script), str(notebook), str(MEMORY_LIMIT)],
                 capture_output=True, text=True, env=env, cwd=notebook.parent,
             )  # fmt: skip
+
+        # Two notebooks at a time (two cores); each kernel has its own 2 GiB limit.
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            results = list(zip(notebooks, pool.map(execute, notebooks), strict=True))
+        for notebook, result in results:
             if result.returncode:
                 print(result.stdout[-4000:], result.stderr[-4000:], file=sys.stderr)
                 print(f"binder-check: {notebook.relative_to(ROOT)} failed", file=sys.stderr)
