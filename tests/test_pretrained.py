@@ -339,3 +339,17 @@ def test_translate_beam_width_is_checked_not_silently_greedy(translator):
     for bad, error in ((0, ValueError), (2.5, TypeError), (True, TypeError)):
         with pytest.raises(error, match="beam_width"):
             translator.translate(pair.source_text, beam_width=bad)
+
+
+def test_live_explorers_name_unknown_words(translator):
+    from minitransformer.viz.live import _unknown_note, translator_attention
+
+    attend = translator_attention(translator)
+    views = attend("어제 우주 갔었어!")
+    assert views["encoder self-attention"].key_tokens == ["어제", "<unk>", "갔었어"]
+    assert attend.unknown_words("어제 우주 갔었어!") == ["우주"]
+    assert "우주" in _unknown_note(attend, "어제 우주 갔었어") and "&lt;unk&gt;" in _unknown_note(
+        attend, "어제 우주 갔었어"
+    )
+    assert _unknown_note(attend, "어제 카페 갔었어") == ""
+    assert _unknown_note(lambda sentence: None, "우주") == ""

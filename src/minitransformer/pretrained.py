@@ -3,8 +3,18 @@
 ``load_pretrained()`` reads two files from ``minitransformer/checkpoints/``:
 
     translator.safetensors   the weights (safetensors: plain tensors, no pickled code)
-    translator.json          the model config, both vocabularies, the training recipe and the
-                             held-out score measured when the checkpoint was written
+    translator.json          the model config, both vocabularies, the training recipe, the
+                             held-out score measured when the checkpoint was written, and
+                             sha256 hashes of the config, the vocabularies and the weights
+
+``load_pretrained`` checks both files before it builds the model (dtypes, finiteness, shapes,
+config ranges, the vocabularies against the embeddings and the recorded hashes) and raises
+``CheckpointError`` naming the file and the field. Both files are reproducible: a retrain
+writes them again byte for byte (same torch version, one thread).
+
+``Translator.translate`` returns the English text; ``Translator.translate_result`` returns a
+``TranslationResult`` that also holds the normalised words, the tokens the model read and the
+unknown words.
 
 ``make pretrained`` (``python tools/retrain_translator.py``) trains the same model
 again from scratch with ``RECIPE`` and rewrites both files.
