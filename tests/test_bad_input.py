@@ -606,6 +606,24 @@ CASES: list[tuple[str, object, type, str]] = [
         ValueError,
         "at least one word",
     ),
+    (
+        "greedy max_len beyond the table",
+        lambda c: mt.greedy_decode(c.model, [4], max_len=50),
+        ValueError,
+        "config.max_len",
+    ),
+    (
+        "beam max_len beyond the table",
+        lambda c: mt.beam_search(c.model, [4], max_len=9),
+        ValueError,
+        "max_len=9",
+    ),
+    (
+        "loss labels out of range",
+        lambda c: mt.label_smoothed_cross_entropy(c.logits, c.labels + 10),
+        ValueError,
+        "labels hold ids",
+    ),
     # tokens
     ("vocab int", lambda c: mt.Vocab(5), TypeError, "words"),
     ("vocab spaces", lambda c: mt.Vocab(["a b"]), ValueError, "single words"),

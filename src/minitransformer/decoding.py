@@ -85,6 +85,18 @@ def _check_int(name: str, value: object, *, low: int = 1, none: bool = False) ->
         raise ValueError(f"{name}={value} must be >= {low}")
 
 
+def _check_max_len(model: nn.Module, max_len: object) -> None:
+    """None, or a positive int the model's positional table can hold: the decoder input of the
+    last step is <sos> plus max_len - 1 words, so max_len <= config.max_len."""
+    _check_int("max_len", max_len, none=True)
+    table = getattr(getattr(model, "config", None), "max_len", None)
+    if max_len is not None and isinstance(table, int) and max_len > table:
+        raise ValueError(
+            f"max_len={max_len} is more words than the model can generate: its positional "
+            f"table holds config.max_len={table} positions (max_len <= {table})"
+        )
+
+
 def _check_special_ids(model: nn.Module, **ids: int) -> None:
     vocab_size = getattr(getattr(model, "config", None), "tgt_vocab_size", None)
     for name, value in ids.items():
@@ -179,7 +191,7 @@ def greedy_decode_batch(
     decodes the same whatever its batch-mates).
     """
     _check_model(model)
-    _check_int("max_len", max_len, none=True)
+    _check_max_len(model, max_len)
     _check_int("batch_size", batch_size)
     _check_special_ids(model, sos_id=sos_id, eos_id=eos_id)
     _check_int("pad_id", pad_id, low=0)
@@ -296,7 +308,7 @@ def trace_greedy(
     """
     _check_model(model)
     source = _one_source(source_ids)  # (1, S)
-    _check_int("max_len", max_len, none=True)
+    _check_max_len(model, max_len)
     _check_special_ids(model, sos_id=sos_id, eos_id=eos_id)
     force = _check_force(force, model)
     limit = max_len if max_len is not None else default_max_len(model, source.size(1))
@@ -429,7 +441,7 @@ def beam_search(
     """
     _check_model(model)
     _check_int("beam_width", beam_width)
-    _check_int("max_len", max_len, none=True)
+    _check_max_len(model, max_len)
     length_penalty = _check_length_penalty(length_penalty)
     _check_special_ids(model, sos_id=sos_id, eos_id=eos_id)
     source = _one_source(source_ids)  # (1, S)

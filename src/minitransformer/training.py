@@ -79,6 +79,11 @@ def label_smoothed_cross_entropy(
         raise ValueError(
             f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} do not match"
         )
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= logits.size(-1)):
+        raise ValueError(
+            f"labels hold ids from {int(labels.min())} to {int(labels.max())}; expected "
+            f"0 <= id < {logits.size(-1)} (the vocabulary size V of the logits)"
+        )
     log_probs = F.log_softmax(logits.float(), dim=-1)  # (B, T, V)
     gold = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)  # (B, T)
     uniform = -log_probs.mean(dim=-1)  # (B, T)
