@@ -211,7 +211,7 @@ class MultiHeadAttention(nn.Module):
                 )
             if tensor.size(1) == 0:
                 raise ValueError(f"{name} is an empty sequence (length 0)")
-            if name == "query" or tensor is not query:
+            if name == "query" or not (tensor is query or (name == "value" and tensor is key)):
                 _check_finite(name, tensor)
         if not query.size(0) == key.size(0) == value.size(0):
             raise ValueError(
