@@ -265,3 +265,45 @@ def test_three_dimensional_mask_applies_to_every_head_and_no_bias_variant() -> N
     )
     np.testing.assert_allclose(out3.detach().numpy(), expected, atol=1e-10, rtol=0)
     np.testing.assert_allclose(weights3.detach().numpy(), expected_weights, atol=1e-10, rtol=0)
+
+
+# -- mask and non-finite policies (issue 15) ----------------------------------------------------
+
+
+@pytest.mark.parametrize("return_attention", [False, True])
+def test_non_finite_inputs_are_refused_on_both_paths(return_attention: bool) -> None:
+    attention = mt.MultiHeadAttention(8, 2).eval()
+    x = torch.randn(2, 3, 8)
+    for value in (float("nan"), float("inf"), float("-inf")):
+        bad = x.clone()
+        bad[1, 2, 0] = value
+        for args, name in (((bad, x, x), "query"), ((x, bad, x), "key"), ((x, x, bad), "value")):
+            with pytest.raises(ValueError, match=f"{name} holds NaN or infinite"):
+                attention(*args, return_attention=return_attention)
+        with pytest.raises(ValueError, match="query holds NaN"):
+            attention(bad, bad, bad, return_attention=return_attention)  # self-attention
+
+
+def test_mask_forms_agree_on_both_paths_and_ambiguous_2d_masks_are_refused() -> None:
+    attention = mt.MultiHeadAttention(8, 2).eval()
+    B, T, S = 3, 3, 5
+    query, memory = torch.randn(B, T, 8), torch.randn(B, S, 8)
+    keys = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    padding = keys[:, None, None, :]  # (B, 1, 1, S): the padding form
+    per_sentence = keys[:, None, :].expand(B, T, S)  # (B, T, S)
+    outputs = []
+    for mask in (padding, per_sentence):
+        for return_attention in (False, True):
+            out, weights = attention(query, memory, memory, mask, return_attention=return_attention)
+            outputs.append(out)
+            if weights is not None:
+                assert weights[~padding.expand(B, 2, T, S)].abs().max() == 0  # padded keys
+    for out in outputs[1:]:
+        torch.testing.assert_close(out, outputs[0], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="ambiguous"):
+        attention(query, memory, memory, keys)  # (B, S) where (T, S) is expected and B == T
+    one_row = torch.randn(1, T, 8)  # B == 1: a (T, S) mask is unambiguous
+    window = torch.ones(T, S, dtype=torch.bool).tril()
+    fast, _ = attention(one_row, memory[:1], memory[:1], window)
+    slow, _ = attention(one_row, memory[:1], memory[:1], window[None], return_attention=True)
+    torch.testing.assert_close(fast, slow, atol=1e-6, rtol=0)

@@ -191,3 +191,659 @@ def test_mask_helpers_check_their_inputs() -> None:
         TypeError, match=re.escape("token_ids must be a torch.Tensor of token ids, got list")
     ):
         mt.padding_mask([[1, 2]])
+
+
+# --- the table: every public entry point, with the error type and a word the message names ----
+
+NAN = float("nan")
+
+
+class Context:
+    """The objects the table's calls act on (built once per module)."""
+
+    def __init__(self, translator: mt.Translator) -> None:
+        torch.manual_seed(0)
+        self.config = config()
+        self.model = mt.Transformer(self.config).eval()
+        self.mha = mt.MultiHeadAttention(8, 2)
+        self.encoder_layer = mt.EncoderLayer(8, 2, 16, dropout=0.0)
+        self.decoder_layer = mt.DecoderLayer(8, 2, 16, dropout=0.0)
+        self.gru = mt.GRUSeq2Seq(20, 15, 8)
+        self.vocab = mt.Vocab(["a", "b", "c"])
+        self.corpus = mt.make_corpus(30, 5)
+        self.data = self.corpus.encoded()
+        self.translator = translator
+        self.pair = mt.notes_example()
+        self.logits = torch.randn(2, 3, 7)
+        self.labels = torch.randint(1, 7, (2, 3))
+
+
+def q3(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape)
+
+
+def with_nan(tensor: torch.Tensor, value: float = NAN) -> torch.Tensor:
+    tensor = tensor.clone()
+    tensor.view(-1)[0] = value
+    return tensor
+
+
+def bool_mask(*shape: int) -> torch.Tensor:
+    return torch.ones(shape, dtype=torch.bool)
+
+
+def long_ids(*shape: int, high: int = 10) -> torch.Tensor:
+    return torch.randint(4, high, shape)
+
+
+C = Context  # the table's lambdas take a Context
+SENTENCE = "어제 카페 갔었어"
+
+CASES: list[tuple[str, object, type, str]] = [
+    # TransformerConfig
+    ("config norm_first str", lambda c: config(norm_first="no"), TypeError, "norm_first"),
+    ("config share str", lambda c: config(share_embeddings="no"), TypeError, "share_embeddings"),
+    ("config tie_output int", lambda c: config(tie_output=2), TypeError, "tie_output"),
+    ("config eps negative", lambda c: config(layer_norm_eps=-1), ValueError, "layer_norm_eps"),
+    ("config eps nan", lambda c: config(layer_norm_eps=NAN), ValueError, "layer_norm_eps"),
+    ("config eps str", lambda c: config(layer_norm_eps="x"), TypeError, "layer_norm_eps"),
+    ("config dropout str", lambda c: config(dropout="0.1"), TypeError, "dropout"),
+    ("config dropout nan", lambda c: config(dropout=NAN), ValueError, "dropout"),
+    ("config positional int", lambda c: config(positional=3), TypeError, "positional"),
+    ("config max_len 0", lambda c: config(max_len=0), ValueError, "max_len"),
+    ("config vocab float", lambda c: config(src_vocab_size=2.0), TypeError, "src_vocab_size"),
+    ("config heads", lambda c: config(num_heads=3), ValueError, "num_heads"),
+    ("config from_dict list", lambda c: mt.TransformerConfig.from_dict([1]), TypeError, "dict"),
+    (
+        "config from_dict key",
+        lambda c: mt.TransformerConfig.from_dict({"x": 1}),
+        ValueError,
+        "unknown",
+    ),
+    # MultiHeadAttention
+    ("mha dropout str", lambda c: mt.MultiHeadAttention(8, 2, dropout="0.1"), TypeError, "dropout"),
+    ("mha d_model float", lambda c: mt.MultiHeadAttention(8.0, 2), TypeError, "d_model"),
+    ("mha bias str", lambda c: mt.MultiHeadAttention(8, 2, bias="yes"), TypeError, "bias"),
+    (
+        "mha 1-D mask",
+        lambda c: c.mha(q3(2, 3, 8), q3(2, 5, 8), q3(2, 5, 8), bool_mask(5)),
+        ValueError,
+        "2 dimensions",
+    ),
+    (
+        "mha ambiguous (B, S) mask",
+        lambda c: c.mha(q3(3, 3, 8), q3(3, 5, 8), q3(3, 5, 8), bool_mask(3, 5)),
+        ValueError,
+        "ambiguous",
+    ),
+    (
+        "mha ambiguous, weights path",
+        lambda c: c.mha(
+            q3(3, 3, 8), q3(3, 5, 8), q3(3, 5, 8), bool_mask(3, 5), return_attention=True
+        ),
+        ValueError,
+        "ambiguous",
+    ),
+    (
+        "mha 5-D mask",
+        lambda c: c.mha(q3(2, 3, 8), q3(2, 5, 8), q3(2, 5, 8), bool_mask(1, 2, 2, 3, 5)),
+        ValueError,
+        "2, 3 or 4",
+    ),
+    (
+        "mha nan query fast",
+        lambda c: c.mha(with_nan(q3(2, 3, 8)), q3(2, 5, 8), q3(2, 5, 8)),
+        ValueError,
+        "query",
+    ),
+    (
+        "mha nan query explicit",
+        lambda c: c.mha(with_nan(q3(2, 3, 8)), q3(2, 5, 8), q3(2, 5, 8), return_attention=True),
+        ValueError,
+        "query",
+    ),
+    (
+        "mha inf key",
+        lambda c: c.mha(q3(2, 3, 8), with_nan(q3(2, 5, 8), float("inf")), q3(2, 5, 8)),
+        ValueError,
+        "key",
+    ),
+    (
+        "mha int query",
+        lambda c: c.mha(torch.ones(2, 3, 8, dtype=torch.long), q3(2, 5, 8), q3(2, 5, 8)),
+        TypeError,
+        "query",
+    ),
+    (
+        "mha return_attention str",
+        lambda c: c.mha(q3(2, 3, 8), q3(2, 5, 8), q3(2, 5, 8), return_attention="yes"),
+        TypeError,
+        "return_attention",
+    ),
+    (
+        "mha float mask",
+        lambda c: c.mha(q3(2, 3, 8), q3(2, 5, 8), q3(2, 5, 8), torch.ones(3, 5)),
+        TypeError,
+        "bool",
+    ),
+    (
+        "mha mask on meta device",
+        lambda c: c.mha(q3(2, 3, 8), q3(2, 5, 8), q3(2, 5, 8), bool_mask(2, 1, 1, 5).to("meta")),
+        ValueError,
+        "device",
+    ),
+    # scaled_dot_product_attention
+    (
+        "sdpa nan q",
+        lambda c: mt.scaled_dot_product_attention(with_nan(q3(2, 3, 4)), q3(2, 5, 4), q3(2, 5, 4)),
+        ValueError,
+        "q holds NaN",
+    ),
+    (
+        "sdpa nan v",
+        lambda c: mt.scaled_dot_product_attention(q3(2, 3, 4), q3(2, 5, 4), with_nan(q3(2, 5, 4))),
+        ValueError,
+        "v holds NaN",
+    ),
+    (
+        "sdpa dropout_p",
+        lambda c: mt.scaled_dot_product_attention(
+            q3(2, 3, 4), q3(2, 5, 4), q3(2, 5, 4), dropout_p=2.0
+        ),
+        ValueError,
+        "dropout_p",
+    ),
+    (
+        "sdpa 1-D mask",
+        lambda c: mt.scaled_dot_product_attention(
+            q3(2, 3, 4), q3(2, 5, 4), q3(2, 5, 4), bool_mask(5)
+        ),
+        ValueError,
+        "mask",
+    ),
+    (
+        "sdpa batch dims",
+        lambda c: mt.scaled_dot_product_attention(q3(2, 3, 4), q3(3, 5, 4), q3(3, 5, 4)),
+        ValueError,
+        "broadcast",
+    ),
+    # layers
+    ("encoder layer d_ff -1", lambda c: mt.EncoderLayer(8, 2, -1), ValueError, "d_ff"),
+    ("encoder layer d_ff 2.5", lambda c: mt.EncoderLayer(8, 2, 2.5), TypeError, "d_ff"),
+    ("encoder layer d_ff 0", lambda c: mt.EncoderLayer(8, 2, 0), ValueError, "d_ff"),
+    (
+        "encoder layer norm_first str",
+        lambda c: mt.EncoderLayer(8, 2, 16, norm_first="no"),
+        TypeError,
+        "norm_first",
+    ),
+    (
+        "decoder layer eps",
+        lambda c: mt.DecoderLayer(8, 2, 16, layer_norm_eps=-1),
+        ValueError,
+        "layer_norm_eps",
+    ),
+    ("decoder layer heads", lambda c: mt.DecoderLayer(8, 3, 16), ValueError, "num_heads"),
+    (
+        "decoder layer dropout",
+        lambda c: mt.DecoderLayer(8, 2, 16, dropout=1.0),
+        ValueError,
+        "dropout",
+    ),
+    ("feed-forward d_ff 0", lambda c: mt.FeedForward(8, 0), ValueError, "d_ff"),
+    ("feed-forward width", lambda c: mt.FeedForward(8, 16)(q3(2, 3, 7)), ValueError, "(..., 8)"),
+    ("feed-forward list", lambda c: mt.FeedForward(8, 16)([1.0]), TypeError, "x must be"),
+    ("encoder layer width", lambda c: c.encoder_layer(q3(2, 3, 6)), ValueError, "d_model"),
+    (
+        "decoder layer batch",
+        lambda c: c.decoder_layer(q3(2, 3, 8), q3(3, 5, 8)),
+        ValueError,
+        "batch sizes",
+    ),
+    (
+        "decoder layer nan memory",
+        lambda c: c.decoder_layer(q3(2, 3, 8), with_nan(q3(2, 5, 8))),
+        ValueError,
+        "key",
+    ),
+    # positional
+    ("sinusoidal length float", lambda c: mt.sinusoidal_encoding(2.5, 8), TypeError, "length"),
+    (
+        "sinusoidal dtype",
+        lambda c: mt.sinusoidal_encoding(4, 8, dtype=torch.int64),
+        TypeError,
+        "dtype",
+    ),
+    ("positional max_len 0", lambda c: mt.PositionalEncoding(8, 0), ValueError, "max_len"),
+    (
+        "positional dropout",
+        lambda c: mt.PositionalEncoding(8, 10, dropout=1.5),
+        ValueError,
+        "dropout",
+    ),
+    (
+        "positional width",
+        lambda c: mt.PositionalEncoding(8, 10)(q3(1, 3, 6)),
+        ValueError,
+        "embeddings",
+    ),
+    ("positional list", lambda c: mt.PositionalEncoding(8, 10)([1.0]), TypeError, "embeddings"),
+    (
+        "learned too long",
+        lambda c: mt.LearnedPositionalEmbedding(8, 4)(q3(1, 5, 8)),
+        ValueError,
+        "max_len",
+    ),
+    ("learned d_model 0", lambda c: mt.LearnedPositionalEmbedding(0, 4), ValueError, "d_model"),
+    # masks
+    ("causal length float", lambda c: mt.causal_mask(2.5), TypeError, "length"),
+    (
+        "padding pad_id str",
+        lambda c: mt.padding_mask(long_ids(2, 3), pad_id="0"),
+        TypeError,
+        "pad_id",
+    ),
+    (
+        "combine float mask",
+        lambda c: mt.combine_masks(bool_mask(2, 3), torch.ones(2, 3)),
+        TypeError,
+        "masks[1]",
+    ),
+    (
+        "combine shapes",
+        lambda c: mt.combine_masks(bool_mask(2, 3), bool_mask(4, 5)),
+        ValueError,
+        "broadcast",
+    ),
+    (
+        "torch key padding float",
+        lambda c: mt.to_torch_key_padding_mask(torch.ones(2, 3)),
+        TypeError,
+        "mask",
+    ),
+    (
+        "torch key padding 3-D",
+        lambda c: mt.to_torch_key_padding_mask(bool_mask(2, 3, 4)),
+        ValueError,
+        "(B, S)",
+    ),
+    ("torch attn mask list", lambda c: mt.to_torch_attn_mask([[True]]), TypeError, "mask"),
+    # model
+    (
+        "model return_attention str",
+        lambda c: c.model(long_ids(1, 3), long_ids(1, 3), return_attention="yes"),
+        TypeError,
+        "return_attention",
+    ),
+    ("encoder config", lambda c: mt.Encoder({}), TypeError, "config"),
+    ("decoder config", lambda c: mt.Decoder(None), TypeError, "config"),
+    ("encode float ids", lambda c: c.model.encode(long_ids(1, 3).float()), TypeError, "source_ids"),
+    (
+        "encode meta ids",
+        lambda c: c.model.encode(long_ids(1, 3).to("meta")),
+        ValueError,
+        "source_ids",
+    ),
+    ("decode encoded type", lambda c: c.model.decode(long_ids(1, 3), None), TypeError, "encoded"),
+    # decoding
+    ("greedy str source", lambda c: mt.greedy_decode(c.model, "abc"), TypeError, "source_ids"),
+    ("greedy empty source", lambda c: mt.greedy_decode(c.model, []), ValueError, "empty"),
+    (
+        "greedy max_len 0",
+        lambda c: mt.greedy_decode(c.model, [4, 5], max_len=0),
+        ValueError,
+        "max_len",
+    ),
+    (
+        "greedy max_len float",
+        lambda c: mt.greedy_decode(c.model, [4, 5], max_len=2.5),
+        TypeError,
+        "max_len",
+    ),
+    (
+        "greedy force step 0",
+        lambda c: mt.greedy_decode(c.model, [4, 5], force={0: 4}),
+        ValueError,
+        "force",
+    ),
+    (
+        "greedy force id",
+        lambda c: mt.greedy_decode(c.model, [4, 5], force={1: 99}),
+        ValueError,
+        "force[1]",
+    ),
+    (
+        "greedy force str",
+        lambda c: mt.greedy_decode(c.model, [4, 5], force={1: "x"}),
+        TypeError,
+        "force[1]",
+    ),
+    (
+        "greedy force list",
+        lambda c: mt.greedy_decode(c.model, [4, 5], force=[1]),
+        TypeError,
+        "force",
+    ),
+    ("greedy model", lambda c: mt.greedy_decode("model", [4]), TypeError, "model"),
+    ("greedy float ids", lambda c: mt.greedy_decode(c.model, [4.5]), TypeError, "source_ids"),
+    (
+        "batch empty row",
+        lambda c: mt.greedy_decode_batch(c.model, [[4], []]),
+        ValueError,
+        "sources[1]",
+    ),
+    (
+        "batch float tensor",
+        lambda c: mt.greedy_decode_batch(c.model, torch.ones(2, 3)),
+        TypeError,
+        "sources",
+    ),
+    (
+        "batch size 0",
+        lambda c: mt.greedy_decode_batch(c.model, [[4]], batch_size=0),
+        ValueError,
+        "batch_size",
+    ),
+    ("batch int", lambda c: mt.greedy_decode_batch(c.model, 5), TypeError, "sources"),
+    (
+        "batch float ids",
+        lambda c: mt.greedy_decode_batch(c.model, [[4.5]]),
+        TypeError,
+        "sources[0]",
+    ),
+    (
+        "batch 3-D tensor",
+        lambda c: mt.greedy_decode_batch(c.model, long_ids(1, 2, 3)),
+        ValueError,
+        "sources",
+    ),
+    (
+        "beam width 0",
+        lambda c: mt.beam_search(c.model, [4], beam_width=0),
+        ValueError,
+        "beam_width",
+    ),
+    (
+        "beam width float",
+        lambda c: mt.beam_search(c.model, [4], beam_width=2.5),
+        TypeError,
+        "beam_width",
+    ),
+    (
+        "beam penalty negative",
+        lambda c: mt.beam_search(c.model, [4], length_penalty=-1),
+        ValueError,
+        "length_penalty",
+    ),
+    (
+        "beam penalty str",
+        lambda c: mt.beam_search(c.model, [4], length_penalty="a"),
+        TypeError,
+        "length_penalty",
+    ),
+    (
+        "beam penalty nan",
+        lambda c: mt.beam_search(c.model, [4], length_penalty=NAN),
+        ValueError,
+        "length_penalty",
+    ),
+    ("beam eos id", lambda c: mt.beam_search(c.model, [4], eos_id=99), ValueError, "eos_id"),
+    ("beam batch", lambda c: mt.beam_search(c.model, long_ids(2, 3)), ValueError, "one sentence"),
+    ("trace max_len", lambda c: mt.trace_greedy(c.model, [4], max_len=-1), ValueError, "max_len"),
+    ("trace none", lambda c: mt.trace_greedy(c.model, None), TypeError, "source_ids"),
+    ("trace sos id", lambda c: mt.trace_greedy(c.model, [4], sos_id=-1), ValueError, "sos_id"),
+    ("exact_match data", lambda c: mt.exact_match(c.model, [[4]]), TypeError, "data"),
+    ("token_accuracy data", lambda c: mt.token_accuracy(c.model, None), TypeError, "data"),
+    (
+        "hypothesis_score type",
+        lambda c: mt.hypothesis_score(c.model, [4], ([4], 0.0)),
+        TypeError,
+        "hypothesis",
+    ),
+    (
+        "log probability empty",
+        lambda c: mt.decoding.sequence_log_probability(c.model, [4], [], finished=False),
+        ValueError,
+        "at least one word",
+    ),
+    (
+        "greedy max_len beyond the table",
+        lambda c: mt.greedy_decode(c.model, [4], max_len=50),
+        ValueError,
+        "config.max_len",
+    ),
+    (
+        "beam max_len beyond the table",
+        lambda c: mt.beam_search(c.model, [4], max_len=9),
+        ValueError,
+        "max_len=9",
+    ),
+    (
+        "loss labels out of range",
+        lambda c: mt.label_smoothed_cross_entropy(c.logits, c.labels + 10),
+        ValueError,
+        "labels hold ids",
+    ),
+    # tokens
+    ("vocab int", lambda c: mt.Vocab(5), TypeError, "words"),
+    ("vocab spaces", lambda c: mt.Vocab(["a b"]), ValueError, "single words"),
+    ("encode bytes", lambda c: c.vocab.encode(b"abc"), TypeError, "text"),
+    ("encode none", lambda c: c.vocab.encode(None), TypeError, "text"),
+    ("encode sentences", lambda c: c.vocab.encode(["a b", "c"]), ValueError, "single words"),
+    ("encode ints", lambda c: c.vocab.encode([1, 2]), TypeError, "text"),
+    ("decode str", lambda c: c.vocab.decode("12"), TypeError, "ids"),
+    ("decode floats", lambda c: c.vocab.decode([1.5]), TypeError, "ids"),
+    ("decode 2-D", lambda c: c.vocab.decode(long_ids(2, 2)), ValueError, "ids"),
+    ("word out of range", lambda c: c.vocab.word(99), IndexError, "outside"),
+    ("id of int", lambda c: c.vocab.id(3), TypeError, "word"),
+    ("build int", lambda c: mt.Vocab.build(5), TypeError, "sentences"),
+    ("from_dict short", lambda c: mt.Vocab.from_dict({"itos": ["a"]}), ValueError, "vocabulary"),
+    ("normalize none", lambda c: mt.normalize_text(None), TypeError, "text"),
+    ("normalize bytes", lambda c: mt.normalize_text(b"x"), TypeError, "text"),
+    ("pad str", lambda c: mt.tokens.pad_sequences("ab"), TypeError, "sequences"),
+    ("pad length", lambda c: mt.tokens.pad_sequences([[1]], length=-1), ValueError, "length"),
+    ("pad floats", lambda c: mt.tokens.pad_sequences([[1.5]]), TypeError, "sequences[0]"),
+    # data
+    ("corpus 0", lambda c: mt.make_corpus(0), ValueError, "num_train"),
+    ("corpus float", lambda c: mt.make_corpus(2.5), TypeError, "num_train"),
+    ("corpus held-out", lambda c: mt.make_corpus(10, -1), ValueError, "num_held_out"),
+    ("toy task", lambda c: mt.toy_task(5, task="sort"), ValueError, "task"),
+    ("toy lengths", lambda c: mt.toy_task(5, lengths=(0,)), ValueError, "lengths"),
+    ("toy count str", lambda c: mt.toy_task("5"), TypeError, "num_examples"),
+    ("toy vocab", lambda c: mt.toy_vocab(27), ValueError, "num_symbols"),
+    ("encode_pairs str", lambda c: mt.encode_pairs("x", c.vocab, c.vocab), TypeError, "pairs"),
+    (
+        "encode_pairs vocab",
+        lambda c: mt.encode_pairs([c.pair], c.vocab, None),
+        TypeError,
+        "tgt_vocab",
+    ),
+    ("encoded pairs floats", lambda c: mt.EncodedPairs([[1.5]], [[1]]), TypeError, "source"),
+    ("pair list", lambda c: mt.Pair(["a"], ("b",)), TypeError, "source"),
+    ("pair alignment", lambda c: mt.Pair(("a",), ("b",), ((0, 3),)), ValueError, "alignment"),
+    ("corpus split", lambda c: c.corpus.encoded("test"), ValueError, "split"),
+    # training
+    ("noam step float", lambda c: mt.noam_lr(1.5, 64), TypeError, "step"),
+    ("noam warmup 0", lambda c: mt.noam_lr(1, 64, warmup=0), ValueError, "warmup"),
+    ("noam factor str", lambda c: mt.noam_lr(1, 64, factor="1"), TypeError, "factor"),
+    (
+        "loss smoothing",
+        lambda c: mt.label_smoothed_cross_entropy(c.logits, c.labels, smoothing=1.0),
+        ValueError,
+        "smoothing",
+    ),
+    (
+        "loss logits list",
+        lambda c: mt.label_smoothed_cross_entropy([1.0], c.labels),
+        TypeError,
+        "logits",
+    ),
+    (
+        "loss labels float",
+        lambda c: mt.label_smoothed_cross_entropy(c.logits, c.labels.float()),
+        TypeError,
+        "labels",
+    ),
+    (
+        "loss shapes",
+        lambda c: mt.label_smoothed_cross_entropy(c.logits, c.labels[:, :2]),
+        ValueError,
+        "labels",
+    ),
+    ("train model", lambda c: mt.train("model", c.data), TypeError, "model"),
+    ("train data", lambda c: mt.train(c.model, [[1]]), TypeError, "data"),
+    ("train steps float", lambda c: mt.train(c.model, c.data, steps=2.5), TypeError, "steps"),
+    ("train lr_factor", lambda c: mt.train(c.model, c.data, lr_factor=0), ValueError, "lr_factor"),
+    (
+        "train smoothing",
+        lambda c: mt.train(c.model, c.data, label_smoothing=1),
+        ValueError,
+        "label_smoothing",
+    ),
+    ("train clip_norm", lambda c: mt.train(c.model, c.data, clip_norm=-1), ValueError, "clip_norm"),
+    ("train callback", lambda c: mt.train(c.model, c.data, callback=5), TypeError, "callback"),
+    (
+        "train batch size",
+        lambda c: mt.train(c.model, c.data, batch_size=0, progress=False),
+        ValueError,
+        "batch_size",
+    ),
+    # baselines
+    ("gru hidden 0", lambda c: mt.GRUSeq2Seq(20, 15, 0), ValueError, "hidden_size"),
+    (
+        "gru attention str",
+        lambda c: mt.GRUSeq2Seq(20, 15, 8, attention="yes"),
+        TypeError,
+        "attention",
+    ),
+    ("gru source list", lambda c: c.gru.encode([[1]]), TypeError, "source_ids"),
+    (
+        "gru target range",
+        lambda c: c.gru(long_ids(1, 3), long_ids(1, 3, high=20)),
+        ValueError,
+        "target_ids",
+    ),
+    ("gru batch", lambda c: c.gru(long_ids(1, 3), long_ids(2, 3)), ValueError, "batch sizes"),
+    # the translator
+    ("translate bytes", lambda c: c.translator.translate(SENTENCE.encode()), TypeError, "korean"),
+    ("translate none", lambda c: c.translator.translate(None), TypeError, "korean"),
+    ("translate int", lambda c: c.translator.translate(5), TypeError, "korean"),
+    (
+        "translate sentences",
+        lambda c: c.translator.translate(["어제 카페", "갔었어"]),
+        ValueError,
+        "single words",
+    ),
+    (
+        "translate width 0",
+        lambda c: c.translator.translate(SENTENCE, beam_width=0),
+        ValueError,
+        "beam_width",
+    ),
+    (
+        "translate width float",
+        lambda c: c.translator.translate(SENTENCE, beam_width=2.5),
+        TypeError,
+        "beam_width",
+    ),
+    (
+        "translate punctuation only",
+        lambda c: c.translator.translate("!!! ..."),
+        ValueError,
+        "empty",
+    ),
+    (
+        "translate force word",
+        lambda c: c.translator.translate(SENTENCE, force={1: 5}),
+        TypeError,
+        "force[1]",
+    ),
+    (
+        "translate force step",
+        lambda c: c.translator.translate(SENTENCE, force={0: "you"}),
+        ValueError,
+        "force",
+    ),
+    ("translate too long", lambda c: c.translator.translate("카페 " * 70), ValueError, "max_len"),
+    ("batch of str", lambda c: c.translator.translate_batch(SENTENCE), TypeError, "sentences"),
+    (
+        "batch none item",
+        lambda c: c.translator.translate_batch([SENTENCE, None]),
+        TypeError,
+        "sentences[1]",
+    ),
+    ("beam width", lambda c: c.translator.beam(SENTENCE, beam_width=-1), ValueError, "beam_width"),
+    (
+        "result penalty",
+        lambda c: c.translator.translate_result(SENTENCE, length_penalty=-0.5),
+        ValueError,
+        "length_penalty",
+    ),
+    (
+        "top_words shape",
+        lambda c: c.translator.top_words(torch.ones(3)),
+        ValueError,
+        "probabilities",
+    ),
+    (
+        "top_words k",
+        lambda c: c.translator.top_words(torch.ones(len(c.translator.tgt_vocab)), k=0),
+        ValueError,
+        "k=",
+    ),
+    (
+        "attention english int",
+        lambda c: c.translator.attention(SENTENCE, english=5),
+        TypeError,
+        "english",
+    ),
+    ("exact_match pairs", lambda c: c.translator.exact_match(["x"]), TypeError, "pairs[0]"),
+    (
+        "alignment layer",
+        lambda c: c.translator.alignment_score([c.pair], layer=5),
+        ValueError,
+        "layer",
+    ),
+    (
+        "alignment head",
+        lambda c: c.translator.alignment_score([c.pair], head=9),
+        ValueError,
+        "head",
+    ),
+    ("translator model", lambda c: mt.Translator("m", c.vocab, c.vocab), TypeError, "model"),
+    (
+        "translator vocab size",
+        lambda c: mt.Translator(c.model, c.vocab, c.vocab),
+        ValueError,
+        "src_vocab",
+    ),
+    ("trace force str", lambda c: c.translator.trace(SENTENCE, force="you"), TypeError, "force"),
+    ("unknown_words none", lambda c: c.translator.unknown_words(None), TypeError, "korean"),
+    # checkpoints
+    ("load int", lambda c: mt.load_pretrained(5), TypeError, "directory"),
+    (
+        "load missing",
+        lambda c: mt.load_pretrained("/nonexistent/checkpoint"),
+        mt.CheckpointError,
+        "not found",
+    ),
+    ("save type", lambda c: mt.pretrained.save_translator("x"), TypeError, "translator"),
+]
+
+
+@pytest.fixture(scope="module")
+def context(translator: mt.Translator) -> Context:
+    return Context(translator)
+
+
+def test_the_table_is_large_and_names_are_unique() -> None:
+    assert len(CASES) >= 80
+    assert len({name for name, *_ in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize(("name", "call", "error", "word"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_table(context: Context, name: str, call, error: type, word: str) -> None:
+    with pytest.raises(error) as raised:
+        call(context)
+    assert type(raised.value) is error or error is mt.CheckpointError, name
+    assert word in str(raised.value), f"{name}: {raised.value}"

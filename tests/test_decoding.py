@@ -194,3 +194,131 @@ def test_beam_search_never_stops_before_a_better_live_prefix(translator):
         greedy_log_p = sequence_log_probability(model, source, greedy)
         assert beam.score >= greedy_log_p - 1e-4, pair.source_text
         assert translator.tgt_vocab.decode(beam.tokens) == pair.target_text
+
+
+# -- sound edges (issue 15): only real sentences, scores that recompute, batch independence ---
+
+from hypothesis import given  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from minitransformer.decoding import (  # noqa: E402
+    Hypothesis,
+    gnmt_length_penalty,
+    hypothesis_score,
+)
+
+
+def _korean_sentence(translator):
+    """Sentences of 1-8 words from the model's Korean vocabulary, in any order (many of them
+    ungrammatical: the model is unsure there, so beams hold real alternatives)."""
+    words = [w for w in translator.src_vocab.itos if not w.startswith("<")]
+    return st.lists(st.sampled_from(words), min_size=1, max_size=8)
+
+
+def _check_beam(model, source, result, beam_width, length_penalty, limit):
+    assert 1 <= len(result.hypotheses) <= beam_width
+    assert result.tokens == result.hypotheses[0].tokens
+    assert result.score == result.hypotheses[0].score
+    scores = [hypothesis.score for hypothesis in result.hypotheses]
+    assert scores == sorted(scores, reverse=True)
+    for hypothesis in result.hypotheses:
+        assert isinstance(hypothesis, Hypothesis)
+        assert EOS_ID not in hypothesis.tokens and SOS_ID not in hypothesis.tokens
+        if not hypothesis.finished:  # stopped at the length limit, and marked so
+            assert len(hypothesis.tokens) == limit
+        else:
+            assert len(hypothesis.tokens) <= limit - 1
+        recomputed = hypothesis_score(model, source, hypothesis, length_penalty=length_penalty)
+        assert abs(hypothesis.score - recomputed) <= 1e-5
+        expected = hypothesis.log_probability / gnmt_length_penalty(
+            hypothesis.length, length_penalty
+        )
+        assert abs(hypothesis.score - expected) <= 1e-9
+
+
+@hypothesis_settings(max_examples=25)
+@given(data=st.data())
+def test_beam_hypotheses_are_finished_or_marked_and_scores_recompute(translator, data):
+    words = data.draw(_korean_sentence(translator))
+    beam_width = data.draw(st.integers(1, 5))
+    length_penalty = data.draw(st.sampled_from([0.0, 0.6, 1.0, 2.0]))
+    max_len = data.draw(st.one_of(st.none(), st.integers(1, 6)))
+    model = translator.model
+    source = translator.src_vocab.encode(words)
+    result = beam_search(
+        model, source, beam_width=beam_width, max_len=max_len, length_penalty=length_penalty
+    )
+    limit = max_len if max_len is not None else default_max_len(model, len(source))
+    _check_beam(model, source, result, beam_width, length_penalty, limit)
+
+
+@hypothesis_settings(max_examples=25)
+@given(data=st.data())
+def test_greedy_decoding_of_a_sentence_does_not_depend_on_its_batch(translator, data):
+    sentence = data.draw(_korean_sentence(translator))
+    mates = data.draw(st.lists(_korean_sentence(translator), min_size=0, max_size=5))
+    position = data.draw(st.integers(0, len(mates)))
+    model, vocab = translator.model, translator.src_vocab
+    alone = greedy_decode(model, vocab.encode(sentence))
+    batch = [vocab.encode(mate) for mate in mates]
+    batch.insert(position, vocab.encode(sentence))
+    assert greedy_decode_batch(model, batch)[position] == alone
+    padded = torch.nn.utils.rnn.pad_sequence(
+        [torch.tensor(ids) for ids in batch], batch_first=True
+    )  # (B, S): the same sentences as a padded tensor
+    assert greedy_decode_batch(model, padded, batch_size=2)[position] == alone
+
+
+def test_the_issue_example_returns_only_sentences(translator):
+    """Reported: a prefix without <eos> ("I came to the waited at the library last week and
+    there were no", log P -7.741) used to be returned among the hypotheses."""
+    source = translator.src_vocab.encode("지난주에 도서관 왔었어 거기 학생 없더라")
+    result = beam_search(translator.model, source, beam_width=4)
+    assert result.hypotheses and all(h.finished for h in result.hypotheses)
+    _check_beam(translator.model, source, result, 4, 0.0, default_max_len(translator.model, 6))
+
+
+def test_held_out_beams_hold_only_finished_sentences(translator, corpus):
+    model = translator.model
+    for pair in corpus.held_out[:40]:
+        source = translator.src_vocab.encode(pair.source)
+        for alpha in (0.0, 1.0):
+            result = beam_search(model, source, beam_width=4, length_penalty=alpha)
+            assert all(h.finished for h in result.hypotheses), pair.source_text
+
+
+def test_length_limit_hypotheses_are_marked_not_finished():
+    model = ScriptedModel()
+    result = beam_search(model, [6], beam_width=2, max_len=4)  # script 6 never writes <eos>
+    assert result.tokens == [9, 9, 9, 9] and not result.finished
+    assert all(not h.finished and len(h.tokens) == 4 for h in result.hypotheses)
+    finished = beam_search(model, [4], beam_width=2)
+    assert finished.tokens == [7, 8] and finished.finished and finished.hypotheses[0].length == 3
+    words, score = finished.hypotheses[0]  # still a (tokens, score) pair
+    assert (words, score) == (finished.tokens, finished.score)
+    assert "finished" in repr(finished.hypotheses[0])
+    import copy
+
+    clone = copy.deepcopy(finished.hypotheses[0])
+    assert clone.finished and clone.log_probability == finished.hypotheses[0].log_probability
+
+
+def test_default_limit_is_per_sentence():
+    """Row 6 never stops: alone or beside a long sentence it writes the same number of words."""
+    model = ScriptedModel()
+    alone = greedy_decode_batch(model, [[6]])[0]
+    beside_long = greedy_decode_batch(model, [[6], [4] * 20])[0]
+    assert alone == beside_long == [9] * default_max_len(model, 1)
+    padded = greedy_decode_batch(model, torch.tensor([[6, 0, 0, 0], [4, 4, 4, 4]]))[0]
+    assert padded == alone  # trailing padding of a tensor row is not part of its length
+
+
+def test_sequence_log_probability_without_eos(translator):
+    model = translator.model
+    source = translator.src_vocab.encode("어제 카페 갔었어")
+    tokens = greedy_decode(model, source)
+    with_eos = sequence_log_probability(model, source, tokens)
+    without = sequence_log_probability(model, source, tokens, finished=False)
+    assert without > with_eos  # the <eos> step has probability < 1
+    assert gnmt_length_penalty(1, 0.0) == 1.0 and gnmt_length_penalty(1, 1.0) == 1.0

@@ -240,3 +240,46 @@ def test_model_trains_loss_goes_down() -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]
+
+
+def _positions_by_hand(length: int, d_model: int) -> torch.Tensor:
+    """PE in float64 straight from the paper's formula (no package code)."""
+    pos = torch.arange(length, dtype=torch.float64)[:, None]
+    i2 = torch.arange(0, d_model, 2, dtype=torch.float64)
+    angle = pos / torch.pow(torch.tensor(10000.0, dtype=torch.float64), i2 / d_model)
+    table = torch.zeros(length, d_model, dtype=torch.float64)
+    table[:, 0::2], table[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return table
+
+
+@pytest.mark.parametrize("via_float32", [False, True])
+def test_float64_model_from_token_ids_equals_torch(via_float32: bool) -> None:
+    """From token ids: embedding * sqrt(D) + PE (computed here in float64) through
+    nn.Transformer equals our model in float64 to 1e-10, also for a model that was float32
+    before ``.double()`` (its positional table must not stay rounded to float32)."""
+    config = small_config()
+    model = mt.Transformer(config)
+    model = (model.float() if via_float32 else model).double().eval()
+    randomise_norms(model)
+    twin = build_torch_twin(model)
+    source, target = padded_batch(config, torch.Generator().manual_seed(7))
+    scale = config.d_model**0.5
+    with torch.no_grad():
+        src = nn.functional.embedding(source, model.source_embedding.weight) * scale
+        tgt = nn.functional.embedding(target, model.target_embedding.weight) * scale
+        src = src + _positions_by_hand(source.size(1), config.d_model)
+        tgt = tgt + _positions_by_hand(target.size(1), config.d_model)
+        core = twin(
+            src,
+            tgt,
+            tgt_mask=~mt.causal_mask(target.size(1)),
+            src_key_padding_mask=source == config.pad_id,
+            tgt_key_padding_mask=target == config.pad_id,
+            memory_key_padding_mask=source == config.pad_id,
+        )
+        expected = model.output_projection(core)
+        logits = model(source, target).logits
+    real = target != config.pad_id
+    torch.testing.assert_close(logits[real], expected[real], atol=1e-10, rtol=0)
+    table = model.source_positions.positions(9, torch.float64, torch.device("cpu"))
+    torch.testing.assert_close(table, _positions_by_hand(9, config.d_model), atol=1e-12, rtol=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import unicodedata
 
 import pytest
 import torch
@@ -180,3 +181,175 @@ def test_command_line(tmp_path, tiny, monkeypatch, capsys):
     assert pretrained.main(["--retrain", "--steps", "2", "--output", str(tmp_path)]) == 0
     assert "wrote" in capsys.readouterr().out
     assert load_pretrained(tmp_path).metadata["recipe"]["steps"] == 2
+
+
+# -- validation before the model is built (issue 15) -------------------------------------------
+
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+
+def _copy(tiny, tmp_path):
+    shutil.copytree(tiny[1], tmp_path, dirs_exist_ok=True)
+    return json.loads((tmp_path / METADATA_FILE).read_text(encoding="utf-8"))
+
+
+def _write_meta(tmp_path, meta):
+    (tmp_path / METADATA_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+
+def _rewrite_weights(tmp_path, change):
+    state = load_file(str(tmp_path / WEIGHTS_FILE))
+    change(state)
+    save_file(state, str(tmp_path / WEIGHTS_FILE), metadata={"format": "1"})
+
+
+WEIGHT_CHANGES = {
+    "nan": (
+        lambda s: (
+            s["encoder.layers.0.feed_forward.linear1.weight"].view(-1).__setitem__(0, float("nan"))
+        ),
+        "NaN",
+    ),
+    "inf": (lambda s: s["output_projection.bias"].__setitem__(0, float("inf")), "infinite"),
+    "int32": (
+        lambda s: s.__setitem__("output_projection.bias", s["output_projection.bias"].int()),
+        "int32",
+    ),
+    "float64": (
+        lambda s: s.__setitem__("output_projection.bias", s["output_projection.bias"].double()),
+        "float64",
+    ),
+    "shape": (
+        lambda s: s.__setitem__("output_projection.bias", s["output_projection.bias"][:-1].clone()),
+        "shape",
+    ),
+    "missing": (lambda s: s.pop("output_projection.bias"), "missing"),
+    "extra": (lambda s: s.__setitem__("extra.weight", torch.zeros(2)), "unexpected"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(WEIGHT_CHANGES))
+def test_bad_weights_are_refused_naming_file_and_tensor(tmp_path, tiny, kind):
+    _copy(tiny, tmp_path)
+    change, word = WEIGHT_CHANGES[kind]
+    _rewrite_weights(tmp_path, change)
+    with pytest.raises(CheckpointError, match=WEIGHTS_FILE) as raised:
+        load_pretrained(tmp_path)
+    assert word in str(raised.value)
+
+
+def test_weights_changed_after_saving_fail_the_hash(tmp_path, tiny):
+    _copy(tiny, tmp_path)
+    _rewrite_weights(tmp_path, lambda s: s["output_projection.bias"].add_(0.5))
+    with pytest.raises(CheckpointError, match=r"sha256\.weights"):
+        load_pretrained(tmp_path)
+
+
+META_CHANGES = {
+    "huge d_ff": (lambda m: m["config"].update(d_ff=20_000_000), "config.d_ff"),
+    "num_heads": (lambda m: m["config"].update(num_heads=8), "'config'"),
+    "max_len": (lambda m: m["config"].update(max_len=128), "'config'"),
+    "reordered vocab": (
+        lambda m: m.update(src_vocab=[*m["src_vocab"][:4], *m["src_vocab"][:3:-1]]),
+        "'src_vocab'",
+    ),
+    "renamed word": (lambda m: m["tgt_vocab"].__setitem__(4, "dragon"), "'tgt_vocab'"),
+    "no hashes": (lambda m: m.pop("sha256"), "'sha256'"),
+    "bad hashes": (lambda m: m.update(sha256={"config": 1}), "'sha256'"),
+    "not an object": (
+        lambda m: (
+            m.clear() or m.update(config="x", format=1, src_vocab=[], tgt_vocab=[], sha256={})
+        ),
+        "'config'",
+    ),
+    "vocab of ints": (lambda m: m.update(src_vocab=[1, 2]), "'src_vocab'"),
+    "norm_first str": (lambda m: m["config"].update(norm_first="no"), "norm_first"),
+    "eps": (lambda m: m["config"].update(layer_norm_eps=-1), "layer_norm_eps"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(META_CHANGES))
+def test_bad_metadata_is_refused_naming_file_and_field(tmp_path, tiny, kind):
+    meta = _copy(tiny, tmp_path)
+    change, field = META_CHANGES[kind]
+    change(meta)
+    _write_meta(tmp_path, meta)
+    with pytest.raises(CheckpointError, match=METADATA_FILE) as raised:
+        load_pretrained(tmp_path)
+    assert field in str(raised.value)
+
+
+def test_metadata_that_is_not_json_or_not_an_object(tmp_path, tiny):
+    _copy(tiny, tmp_path)
+    (tmp_path / METADATA_FILE).write_bytes(b"\xff\xfe not json")
+    with pytest.raises(CheckpointError, match="JSON"):
+        load_pretrained(tmp_path)
+    (tmp_path / METADATA_FILE).write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="JSON object"):
+        load_pretrained(tmp_path)
+
+
+def test_the_shipped_metadata_records_hashes(translator):
+    meta = json.loads((CHECKPOINT_DIR / METADATA_FILE).read_text(encoding="utf-8"))
+    assert set(meta["sha256"]) == {"config", "src_vocab", "tgt_vocab", "weights"}
+    assert "sha256" not in translator.metadata
+
+
+# -- the translator's front door -----------------------------------------------------------------
+
+
+def test_translate_result_reports_what_the_model_read(translator):
+    pair = notes_example()
+    result = translator.translate_result("어제 우주 갔었어")
+    assert isinstance(result, mt.TranslationResult)
+    assert result.source_words == ["어제", "우주", "갔었어"]
+    assert result.source_tokens == ["어제", "<unk>", "갔었어"]
+    assert result.unknown == ["우주"] and result.has_unknown and not result.all_unknown
+    assert result.text == " ".join(result.output_tokens) == translator.translate("어제 우주 갔었어")
+    assert translator.tgt_vocab.encode(result.output_tokens) == result.output_ids
+    clean = translator.translate_result(pair.source_text, beam_width=3, length_penalty=0.6)
+    assert clean.text == pair.target_text and not clean.unknown
+    assert clean.beam is not None and clean.beam.hypotheses[0].finished
+
+
+def test_punctuation_and_decomposed_hangul_are_normalised(translator):
+    pair = notes_example()
+    words = pair.source_text.split()
+    punctuated = f"{words[0]} {words[1]} {words[2]}, {words[3]} {words[4]} {words[5]}!"
+    assert translator.translate(punctuated) == pair.target_text
+    nfd = unicodedata.normalize("NFD", pair.source_text)
+    assert nfd != pair.source_text and translator.translate(nfd) == pair.target_text
+    assert translator.unknown_words(nfd) == []
+    assert translator.translate([f"{w}." for w in words]) == pair.target_text  # a list of words
+    assert translator.translate_batch([punctuated, nfd]) == [pair.target_text] * 2
+
+
+def test_only_unknown_words_warn(translator):
+    with pytest.warns(mt.UnknownWordsWarning, match="none of the words"):
+        text = translator.translate("우주 행성")
+    assert isinstance(text, str)
+    assert translator.translate_result("우주 행성").all_unknown
+    with pytest.warns(mt.UnknownWordsWarning, match=r"sentences\[1\]"):
+        translator.translate_batch(["어제 카페 갔었어", "우주"])
+
+
+def test_translate_beam_width_is_checked_not_silently_greedy(translator):
+    pair = notes_example()
+    assert translator.translate(pair.source_text, beam_width=2) == pair.target_text
+    for bad, error in ((0, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="beam_width"):
+            translator.translate(pair.source_text, beam_width=bad)
+
+
+def test_live_explorers_name_unknown_words(translator):
+    from minitransformer.viz.live import _unknown_note, translator_attention
+
+    attend = translator_attention(translator)
+    views = attend("어제 우주 갔었어!")
+    assert views["encoder self-attention"].key_tokens == ["어제", "<unk>", "갔었어"]
+    assert attend.unknown_words("어제 우주 갔었어!") == ["우주"]
+    assert "우주" in _unknown_note(attend, "어제 우주 갔었어") and "&lt;unk&gt;" in _unknown_note(
+        attend, "어제 우주 갔었어"
+    )
+    assert _unknown_note(attend, "어제 카페 갔었어") == ""
+    assert _unknown_note(lambda sentence: None, "우주") == ""

@@ -16,6 +16,7 @@ from minitransformer.tokens import (
     SPECIAL_TOKENS,
     UNK_ID,
     Vocab,
+    normalize_text,
     pad_sequences,
     split_words,
 )
@@ -111,3 +112,27 @@ def test_pad_sequences():
     assert batch.tolist() == [[5, 6, 7], [8, 0, 0]]
     assert pad_sequences([[5]], length=3, pad_id=9).tolist() == [[5, 9, 9]]
     assert pad_sequences([[]]).shape == (1, 0)
+
+
+def test_normalize_text_nfc_and_punctuation() -> None:
+    import unicodedata
+
+    text = "어제 카페 갔었어, 거기 사람 많더라!"
+    assert normalize_text(text) == ["어제", "카페", "갔었어", "거기", "사람", "많더라"]
+    assert normalize_text(unicodedata.normalize("NFD", text)) == normalize_text(text)
+    assert normalize_text("“카페”…(어제)「갔었어」。") == ["카페", "어제", "갔었어"]
+    assert normalize_text("사람-많더라") == ["사람", "많더라"]  # a hyphen is punctuation (Pd)
+    assert normalize_text("<unk> 1+1") == ["<unk>", "1+1"]  # symbols (S*) are not punctuation
+    assert normalize_text(" \t\n") == []
+
+
+def test_split_words_refuses_what_is_not_text() -> None:
+    assert split_words(("a", "b")) == ["a", "b"]
+    for bad, error in (
+        (b"a", TypeError),
+        (None, TypeError),
+        (["a b"], ValueError),
+        ([""], ValueError),
+    ):
+        with pytest.raises(error, match="text"):
+            split_words(bad)

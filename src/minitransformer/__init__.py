@@ -70,21 +70,27 @@ from minitransformer.data import (
 )
 from minitransformer.decoding import (
     BeamSearchResult,
+    Hypothesis,
     TraceStep,
     beam_search,
     exact_match,
+    gnmt_length_penalty,
     greedy_decode,
     greedy_decode_batch,
+    hypothesis_score,
+    sequence_log_probability,
     token_accuracy,
     trace_greedy,
 )
 from minitransformer.pretrained import (
     CheckpointError,
     TranslationAttention,
+    TranslationResult,
     Translator,
+    UnknownWordsWarning,
     load_pretrained,
 )
-from minitransformer.tokens import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Vocab
+from minitransformer.tokens import EOS_ID, PAD_ID, SOS_ID, UNK_ID, Vocab, normalize_text
 from minitransformer.training import (
     TrainingHistory,
     label_smoothed_cross_entropy,
@@ -125,4 +131,15 @@ __all__ += [
     "trace_greedy",
     "train",
     "train_step",
+]
+
+# Sound edges (issue 15): the translator's result, beam hypotheses, text normalisation.
+__all__ += [
+    "Hypothesis",
+    "TranslationResult",
+    "UnknownWordsWarning",
+    "gnmt_length_penalty",
+    "hypothesis_score",
+    "normalize_text",
+    "sequence_log_probability",
 ]

@@ -5,24 +5,63 @@
     head_h = Attention(Q W^Q_h, K W^K_h, V W^V_h)
 
 Masks are boolean with True = "this query may attend to this key" (see ``masks.py``).
+
+Mask policy (also in book/notation.md). ``MultiHeadAttention`` accepts a mask of shape
+
+* (T, S): one mask for every sentence and head (e.g. the look-ahead mask);
+* (B, T, S): one per sentence, the same for every head;
+* (B | 1, H | 1, T | 1, S): the full form, e.g. a padding mask as (B, 1, 1, S).
+
+A (B, S) padding mask has the shape of a (T, S) mask whenever B == T; read as (T, S) it would
+hide the wrong keys. So a 2-D mask is refused when B == T > 1 (ambiguous): pass
+``mask[None]`` for one (T, S) mask for every sentence, or ``mask[:, None, None, :]`` for a
+padding mask. 1-D masks, masks on another device than the query, and any mask that does not
+broadcast are refused. :func:`scaled_dot_product_attention` takes a mask broadcastable to its
+(..., T, S) scores under torch's rules (no 1-D masks).
+
+Non-finite policy: attention refuses query, key and value holding NaN or infinity
+(``ValueError`` naming the argument), on both paths (the fused ``F.scaled_dot_product_attention``
+and the explicit one), which would otherwise disagree (one can return a finite row where the other
+returns NaN). A row whose mask allows no key gets all-zero weights on both paths.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def _check_mask(mask: Tensor | None, scores_shape: torch.Size | tuple[int, ...]) -> None:
+def _check_finite(name: str, tensor: Tensor) -> None:
+    if not tensor.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {tensor.dtype}")
+    if not bool(torch.isfinite(tensor).all()):
+        raise ValueError(
+            f"{name} holds NaN or infinite values; attention refuses non-finite input "
+            "(see the non-finite policy in minitransformer.attention)"
+        )
+
+
+def _check_mask(
+    mask: Tensor | None,
+    scores_shape: torch.Size | tuple[int, ...],
+    device: torch.device | None = None,
+) -> None:
     if mask is None:
         return
     if not isinstance(mask, Tensor):
         raise TypeError(f"mask must be a boolean torch.Tensor or None, got {type(mask).__name__}")
     if mask.dtype != torch.bool:
         raise TypeError(f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}")
+    if mask.dim() < 2:
+        raise ValueError(
+            f"mask must have at least 2 dimensions (..., T, S), got shape {tuple(mask.shape)}"
+        )
+    if device is not None and mask.device != device:
+        raise ValueError(f"mask is on device {mask.device}, but the query is on {device}")
     try:
         broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
     except RuntimeError:
@@ -62,8 +101,18 @@ def scaled_dot_product_attention(
         )
     if k.size(-2) != v.size(-2):
         raise ValueError(f"k and v must have the same length S, got {k.size(-2)} and {v.size(-2)}")
-    scores_shape = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.size(-2), k.size(-2))
-    _check_mask(mask, scores_shape)
+    try:
+        batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the leading dimensions of q {tuple(q.shape)}, k {tuple(k.shape)} and v "
+            f"{tuple(v.shape)} do not broadcast"
+        ) from None
+    for name, tensor in (("q", q), ("k", k), ("v", v)):
+        _check_finite(name, tensor)
+    scores_shape = (*batch_shape, q.size(-2), k.size(-2))
+    _check_mask(mask, scores_shape, q.device)
+    _check_dropout_p(dropout_p)
 
     d_k = q.size(-1)
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T, S)
@@ -77,6 +126,13 @@ def scaled_dot_product_attention(
         weights = torch.softmax(scores, dim=-1).masked_fill(~row_has_key, 0.0)
     mixing = F.dropout(weights, p=dropout_p) if dropout_p > 0.0 else weights
     return mixing @ v, weights  # (..., T, Dv), (..., T, S)
+
+
+def _check_dropout_p(dropout_p: object) -> None:
+    if isinstance(dropout_p, bool) or not isinstance(dropout_p, numbers.Real):
+        raise TypeError(f"dropout_p must be a number in [0, 1), got {type(dropout_p).__name__}")
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"dropout_p={dropout_p!r} must be in [0, 1)")
 
 
 class MultiHeadAttention(nn.Module):
@@ -96,12 +152,18 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
         for name, value in (("d_model", d_model), ("num_heads", num_heads)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+            if value <= 0:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
         if d_model % num_heads:
             raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+            raise TypeError(f"dropout must be a number in [0, 1), got {type(dropout).__name__}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False, got {type(bias).__name__}")
         self.d_model = d_model
         self.num_heads = num_heads
         self.d_head = d_model // num_heads  # Dh
@@ -149,6 +211,8 @@ class MultiHeadAttention(nn.Module):
                 )
             if tensor.size(1) == 0:
                 raise ValueError(f"{name} is an empty sequence (length 0)")
+            if name == "query" or not (tensor is query or (name == "value" and tensor is key)):
+                _check_finite(name, tensor)
         if not query.size(0) == key.size(0) == value.size(0):
             raise ValueError(
                 f"batch sizes differ: query {query.size(0)}, key {key.size(0)}, "
@@ -171,16 +235,29 @@ class MultiHeadAttention(nn.Module):
         """query: (B, T, D); key, value: (B, S, D).
 
         mask: bool, True = may attend; (T, S), (B, T, S) or broadcastable to (B, H, T, S),
-        e.g. a padding mask as (B, 1, 1, S).
+        e.g. a padding mask as (B, 1, 1, S). A 2-D mask is refused when B == T > 1, where a
+        (B, S) padding mask would look the same (see the mask policy above).
         Returns the output (B, T, D) and, if ``return_attention``, the weights (B, H, T, S)
         (else None).
         """
         self._check_inputs(query, key, value)
+        if not isinstance(return_attention, bool):
+            raise TypeError(
+                f"return_attention must be True or False, got {type(return_attention).__name__}"
+            )
         B, T, D = query.shape
         S = key.size(1)
-        if mask is not None and isinstance(mask, Tensor) and mask.dim() == 3:
+        if isinstance(mask, Tensor) and mask.dim() > 4:
+            raise ValueError(f"mask must have 2, 3 or 4 dimensions, got shape {tuple(mask.shape)}")
+        if isinstance(mask, Tensor) and mask.dim() == 2 and B == T > 1:
+            raise ValueError(
+                f"mask of shape {tuple(mask.shape)} is ambiguous when B == T == {B}: a (T, S) "
+                "mask and a (B, S) padding mask look the same. Pass mask[None] (one (T, S) mask "
+                "for every sentence) or mask[:, None, None, :] (a padding mask, (B, 1, 1, S))"
+            )
+        if isinstance(mask, Tensor) and mask.dim() == 3:
             mask = mask[:, None]  # (B, 1, T, S): the same mask for every head
-        _check_mask(mask, (B, self.num_heads, T, S))
+        _check_mask(mask, (B, self.num_heads, T, S), query.device)
         q, k, v = self._project(query, key, value)  # (B, H, T, Dh), (B, H, S, Dh) x2
         dropout_p = self.dropout if self.training else 0.0
         if return_attention:

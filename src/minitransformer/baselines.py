@@ -45,8 +45,16 @@ class GRUConfig:
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "hidden_size", "max_len"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+            if value <= 0:
                 raise ValueError(f"{name}={value!r} must be a positive integer")
+        if not isinstance(self.attention, bool):
+            raise TypeError(f"attention must be True or False, got {type(self.attention).__name__}")
+        if isinstance(self.pad_id, bool) or not isinstance(self.pad_id, int):
+            raise TypeError(f"pad_id must be an int, got {type(self.pad_id).__name__}")
+        if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
+            raise ValueError(f"pad_id={self.pad_id} must be a valid id in both vocabularies")
 
     @property
     def d_model(self) -> int:
@@ -96,8 +104,22 @@ class GRUSeq2Seq(nn.Module):
             self.combine = nn.Linear(2 * D, D)  # W_c
         self.output_projection = nn.Linear(D, tgt_vocab_size)  # W_out
 
+    def _check_ids(self, name: str, token_ids: object, vocab_size: int) -> None:
+        if not isinstance(token_ids, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(token_ids).__name__}")
+        if token_ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"{name} must be int64 or int32 token ids, got dtype {token_ids.dtype}")
+        if token_ids.dim() != 2 or 0 in token_ids.shape:
+            raise ValueError(f"{name} must have shape (B, length), got {tuple(token_ids.shape)}")
+        low, high = int(token_ids.min()), int(token_ids.max())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(
+                f"{name} holds ids from {low} to {high}; expected 0 <= id < {vocab_size}"
+            )
+
     def encode(self, source_ids: Tensor, *, return_attention: bool = False) -> GRUEncoderOutput:
         """source_ids (B, S) -> every encoder state (B, S, D) and the last real one (B, D)."""
+        self._check_ids("source_ids", source_ids, self.config.src_vocab_size)
         B, S = source_ids.shape
         source_mask = padding_mask(source_ids, self.config.pad_id)  # (B, S)
         lengths = source_mask.sum(1).clamp(min=1).cpu()  # (B,)
@@ -116,9 +138,15 @@ class GRUSeq2Seq(nn.Module):
         With attention and ``return_attention``, ``cross_attention`` is one (B, 1, T, S) map
         (one "layer" with one "head", the shape the Transformer uses).
         """
+        self._check_ids("target_ids", target_ids, self.config.tgt_vocab_size)
         if not isinstance(encoded, GRUEncoderOutput):
             raise TypeError(
                 f"encoded must be the GRUEncoderOutput of encode(), got {type(encoded).__name__}"
+            )
+        if target_ids.size(0) != encoded.memory.size(0):
+            raise ValueError(
+                f"batch sizes differ: target_ids has {target_ids.size(0)} rows, "
+                f"the encoded source {encoded.memory.size(0)}"
             )
         initial = encoded.final_state.unsqueeze(0).contiguous()  # (1, B, D)
         states, _ = self.decoder(self.target_embedding(target_ids), initial)  # (B, T, D)

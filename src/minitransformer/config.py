@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -13,6 +15,25 @@ def _check_positive_int(name: str, value: Any) -> None:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value <= 0:
         raise ValueError(f"{name}={value} must be a positive integer")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+
+
+def _check_dropout(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in [0, 1), got {type(value).__name__} {value!r}")
+    if not 0.0 <= value < 1.0:  # also refuses NaN
+        raise ValueError(f"{name}={value!r} must be a number in [0, 1)")
+
+
+def _check_eps(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
+    if not (math.isfinite(value) and 0.0 < value < 1.0):
+        raise ValueError(f"{name}={value!r} must be a finite number in (0, 1), e.g. 1e-5")
 
 
 @dataclass(frozen=True)
@@ -58,8 +79,12 @@ class TransformerConfig:
                 f"d_model={self.d_model} must be even for sinusoidal positions "
                 "(dimensions come in sin/cos pairs)"
             )
-        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout={self.dropout!r} must be a number in [0, 1)")
+        _check_dropout("dropout", self.dropout)
+        for name in ("norm_first", "share_embeddings", "tie_output"):
+            _check_bool(name, getattr(self, name))
+        _check_eps("layer_norm_eps", self.layer_norm_eps)
+        if not isinstance(self.positional, str):
+            raise TypeError(f"positional must be a str, got {type(self.positional).__name__}")
         if self.positional not in ("sinusoidal", "learned"):
             raise ValueError(f"positional={self.positional!r} must be 'sinusoidal' or 'learned'")
         if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
@@ -85,6 +110,8 @@ class TransformerConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TransformerConfig:
+        if not isinstance(values, dict):
+            raise TypeError(f"values must be a dict of config fields, got {type(values).__name__}")
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown TransformerConfig fields: {sorted(unknown)}")

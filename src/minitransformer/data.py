@@ -42,6 +42,15 @@ class Pair:
     alignment: Alignment = ()
     content: tuple[int, ...] = ()
 
+    def __post_init__(self) -> None:
+        for name in ("source", "target"):
+            words = getattr(self, name)
+            if not isinstance(words, tuple) or not all(isinstance(w, str) for w in words):
+                raise TypeError(f"{name} must be a tuple of words (str), got {words!r}")
+        for i, j in self.alignment:
+            if not (0 <= i < len(self.source) and 0 <= j < len(self.target)):
+                raise ValueError(f"alignment ({i}, {j}) is outside the sentences")
+
     @property
     def source_text(self) -> str:
         return " ".join(self.source)
@@ -324,6 +333,12 @@ class EncodedPairs:
     target: list[list[int]]
 
     def __post_init__(self) -> None:
+        for name in ("source", "target"):
+            rows = getattr(self, name)
+            if not isinstance(rows, list) or not all(
+                isinstance(row, list) and all(_is_id(i) for i in row) for row in rows
+            ):
+                raise TypeError(f"{name} must be a list of lists of int token ids")
         if len(self.source) != len(self.target):
             raise ValueError(
                 f"{len(self.source)} source sentences but {len(self.target)} target sentences"
@@ -333,8 +348,27 @@ class EncodedPairs:
         return len(self.source)
 
 
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_count(name: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{name}={value} must be >= {low}")
+
+
 def encode_pairs(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> EncodedPairs:
     """Turn ``pairs`` into ids with the two vocabularies (unknown words become ``<unk>``)."""
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
+        raise TypeError(f"pairs must be a list of Pair, got {type(pairs).__name__}")
+    for k, pair in enumerate(pairs):
+        if not isinstance(pair, Pair):
+            raise TypeError(f"pairs[{k}] must be a Pair, got {type(pair).__name__}")
+    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+        if not isinstance(vocab, Vocab):
+            raise TypeError(f"{name} must be a Vocab, got {type(vocab).__name__}")
     return EncodedPairs(
         source=[src_vocab.encode(pair.source) for pair in pairs],
         target=[tgt_vocab.encode(pair.target, add_sos=True, add_eos=True) for pair in pairs],
@@ -366,16 +400,25 @@ def make_corpus(num_train: int = 4000, num_held_out: int = 500, seed: int = 0) -
     the training split, so small corpora can have a few more than ``num_train`` training pairs
     and fewer than ``num_held_out`` held-out pairs.
     """
-    if num_train < 1 or num_held_out < 0:
-        raise ValueError(
-            f"need num_train >= 1 and num_held_out >= 0, got {num_train}, {num_held_out}"
-        )
+    _check_count("num_train", num_train, 1)
+    _check_count("num_held_out", num_held_out, 0)
+    _check_count("seed", seed, -(2**63))
     rng = random.Random(seed)
     notes = notes_example()
     pairs: dict[tuple[str, ...], Pair] = {notes.source: notes}
+    repeats = 0
     while len(pairs) < num_train + num_held_out:
         pair = build_pair(random_choice(rng))
-        pairs.setdefault(pair.source, pair)
+        if pair.source in pairs:
+            repeats += 1
+            if repeats > 100_000:  # the grammar has run out of new sentences
+                raise ValueError(
+                    f"num_train + num_held_out = {num_train + num_held_out} is more than the "
+                    f"grammar's distinct sentences (found {len(pairs)})"
+                )
+            continue
+        repeats = 0
+        pairs[pair.source] = pair
     others = [pair for pair in pairs.values() if pair is not notes]
     train = [notes, *others[: num_train - 1]]
     held_out = others[num_train - 1 :]
@@ -404,6 +447,7 @@ def make_corpus(num_train: int = 4000, num_held_out: int = 500, seed: int = 0) -
 
 def toy_symbols(num_symbols: int = 20) -> list[str]:
     """The words of the toy tasks: ``a``, ``b``, ... (at most 26)."""
+    _check_count("num_symbols", num_symbols, 1)
     if not 1 <= num_symbols <= 26:
         raise ValueError(f"num_symbols={num_symbols} must be between 1 and 26")
     return [chr(ord("a") + index) for index in range(num_symbols)]
@@ -422,8 +466,14 @@ def toy_task(
     Each example draws its length uniformly from ``lengths``. The alignment is the identity
     (copy) or the anti-diagonal (reverse); every target word counts as content.
     """
+    _check_count("num_examples", num_examples, 0)
+    _check_count("seed", seed, -(2**63))
     if task not in ("copy", "reverse"):
         raise ValueError(f"task must be 'copy' or 'reverse', got {task!r}")
+    if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence):
+        raise TypeError(f"lengths must be a sequence of ints, got {type(lengths).__name__}")
+    for length in lengths:
+        _check_count("lengths item", length, 1)
     if not lengths or min(lengths) < 1:
         raise ValueError(f"lengths must be positive, got {tuple(lengths)}")
     symbols = toy_symbols(num_symbols)

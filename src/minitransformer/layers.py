@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from minitransformer.attention import MultiHeadAttention
+from minitransformer.config import _check_bool, _check_dropout, _check_eps, _check_positive_int
 
 SublayerResult = tuple[Tensor, Tensor | None]
 
@@ -32,11 +33,22 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
         super().__init__()
+        _check_positive_int("d_model", d_model)
+        _check_positive_int("d_ff", d_ff)
+        _check_dropout("dropout", dropout)
+        self.d_model = d_model
         self.linear1 = nn.Linear(d_model, d_ff)  # W1, b1: D -> F
         self.linear2 = nn.Linear(d_ff, d_model)  # W2, b2: F -> D
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() < 1 or x.size(-1) != self.d_model or not x.dtype.is_floating_point:
+            raise ValueError(
+                f"x must be floating point of shape (..., {self.d_model}), got "
+                f"{tuple(x.shape)} {x.dtype}"
+            )
         hidden = F.relu(self.linear1(x))  # (B, T, F)
         return self.linear2(self.dropout(hidden))  # (B, T, D)
 
@@ -51,6 +63,10 @@ class ResidualLayerNorm(nn.Module):
 
     def __init__(self, d_model: int, dropout: float, norm_first: bool, eps: float = 1e-5):
         super().__init__()
+        _check_positive_int("d_model", d_model)
+        _check_dropout("dropout", dropout)
+        _check_bool("norm_first", norm_first)
+        _check_eps("layer_norm_eps", eps)
         self.norm = nn.LayerNorm(d_model, eps=eps)
         self.dropout = nn.Dropout(dropout)
         self.norm_first = norm_first
@@ -63,6 +79,22 @@ class ResidualLayerNorm(nn.Module):
             return x + self.dropout(out), extra
         out, extra = sublayer(x)
         return self.norm(x + self.dropout(out)), extra
+
+
+def _check_layer_arguments(
+    d_model: object,
+    num_heads: object,
+    d_ff: object,
+    dropout: object,
+    norm_first: object,
+    layer_norm_eps: object,
+) -> None:
+    """The checks of TransformerConfig, for layers built on their own."""
+    for name, value in (("d_model", d_model), ("num_heads", num_heads), ("d_ff", d_ff)):
+        _check_positive_int(name, value)
+    _check_dropout("dropout", dropout)
+    _check_bool("norm_first", norm_first)
+    _check_eps("layer_norm_eps", layer_norm_eps)
 
 
 class EncoderLayer(nn.Module):
@@ -78,6 +110,7 @@ class EncoderLayer(nn.Module):
         layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
+        _check_layer_arguments(d_model, num_heads, d_ff, dropout, norm_first, layer_norm_eps)
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout)
         self.attention_block = ResidualLayerNorm(d_model, dropout, norm_first, layer_norm_eps)
@@ -109,6 +142,7 @@ class DecoderLayer(nn.Module):
         layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
+        _check_layer_arguments(d_model, num_heads, d_ff, dropout, norm_first, layer_norm_eps)
         self.self_attention = MultiHeadAttention(d_model, num_heads, dropout)
         self.cross_attention = MultiHeadAttention(d_model, num_heads, dropout)
         self.feed_forward = FeedForward(d_model, d_ff, dropout)

@@ -43,6 +43,16 @@ class DecoderOutput:
     cross_attention: list[Tensor] | None = None  # N x (B, H, T, S)
 
 
+def _check_config(config: object) -> None:
+    if not isinstance(config, TransformerConfig):
+        raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
+
+
+def _check_flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+
+
 def _stack(layer_type: type[nn.Module], config: TransformerConfig) -> nn.ModuleList:
     """N layers of one kind, each with the config's D, H, F, dropout and LayerNorm placement."""
     return nn.ModuleList(
@@ -65,6 +75,7 @@ class Encoder(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
+        _check_config(config)
         self.layers = _stack(EncoderLayer, config)
         self.final_norm = _final_norm(config)
 
@@ -84,6 +95,7 @@ class Decoder(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
+        _check_config(config)
         self.layers = _stack(DecoderLayer, config)
         self.final_norm = _final_norm(config)
 
@@ -120,8 +132,7 @@ class Transformer(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
-        if not isinstance(config, TransformerConfig):
-            raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
+        _check_config(config)
         self.config = config
         D = config.d_model
         self.source_embedding = nn.Embedding(config.src_vocab_size, D)
@@ -167,6 +178,9 @@ class Transformer(nn.Module):
             raise ValueError(f"{name} is empty: shape {tuple(token_ids.shape)}")
         if L > self.config.max_len:
             raise ValueError(f"{name} has length {L}, longer than max_len={self.config.max_len}")
+        device = self.source_embedding.weight.device
+        if token_ids.device != device:
+            raise ValueError(f"{name} are on {token_ids.device}, the model on {device}")
         low, high = int(token_ids.min()), int(token_ids.max())
         if low < 0 or high >= vocab_size:
             raise ValueError(
@@ -176,6 +190,7 @@ class Transformer(nn.Module):
     # -- the two halves ---------------------------------------------------------------------
     def encode(self, source_ids: Tensor, *, return_attention: bool = False) -> EncoderOutput:
         """source_ids (B, S) -> memory (B, S, D), the source padding mask, encoder maps."""
+        _check_flag("return_attention", return_attention)
         self._check_ids("source_ids", source_ids, self.config.src_vocab_size)
         source_mask = padding_mask(source_ids, self.config.pad_id)  # (B, S)
         x = self.source_positions(self.source_embedding(source_ids))  # (B, S, D)
@@ -188,10 +203,16 @@ class Transformer(nn.Module):
         self, target_ids: Tensor, encoded: EncoderOutput, *, return_attention: bool = False
     ) -> DecoderOutput:
         """target_ids (B, T), the decoder input so far -> logits (B, T, V)."""
+        _check_flag("return_attention", return_attention)
         self._check_ids("target_ids", target_ids, self.config.tgt_vocab_size)
         if not isinstance(encoded, EncoderOutput):
             raise TypeError(
                 f"encoded must be the EncoderOutput of encode(), got {type(encoded).__name__}"
+            )
+        if encoded.memory.device != target_ids.device:
+            raise ValueError(
+                f"target_ids are on {target_ids.device}, the encoded source on "
+                f"{encoded.memory.device}"
             )
         if target_ids.size(0) != encoded.memory.size(0):
             raise ValueError(

@@ -6,14 +6,45 @@ sqrt(D), a vector that depends only on the position:
 
     PE(pos, 2i)     = sin(pos / 10000^(2i / D))
     PE(pos, 2i + 1) = cos(pos / 10000^(2i / D))
+
+The table is always computed in float64 and rounded once to the dtype asked for. A model in
+float64 (``model.double()``) reads a float64 table computed afresh, never a float32 table
+widened after rounding.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor, nn
+
+
+def _check_size(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name}={value!r} must be a positive integer")
+
+
+def _check_dropout(dropout: object) -> None:
+    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+        raise TypeError(f"dropout must be a number in [0, 1), got {type(dropout).__name__}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
+
+
+def _check_embeddings(embeddings: object, d_model: int, max_len: int) -> None:
+    if not isinstance(embeddings, Tensor):
+        raise TypeError(f"embeddings must be a torch.Tensor, got {type(embeddings).__name__}")
+    if embeddings.dim() != 3 or embeddings.size(-1) != d_model:
+        raise ValueError(
+            f"embeddings must have shape (B, T, {d_model}), got {tuple(embeddings.shape)}"
+        )
+    if not embeddings.dtype.is_floating_point:
+        raise TypeError(f"embeddings must be floating point, got dtype {embeddings.dtype}")
+    _check_length(embeddings.size(1), max_len)
 
 
 def sinusoidal_encoding(length: int, d_model: int, *, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -23,10 +54,11 @@ def sinusoidal_encoding(length: int, d_model: int, *, dtype: torch.dtype = torch
     small i, slow for large i, wavelengths from 2*pi to 10000 * 2*pi.
     """
     for name, value in (("length", length), ("d_model", d_model)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
+        _check_size(name, value)
     if d_model % 2:
         raise ValueError(f"d_model={d_model} must be even (dimensions come in sin/cos pairs)")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
     positions = torch.arange(length, dtype=torch.float64)[:, None]  # (L, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (D/2,)
     frequencies = torch.exp(-math.log(10000.0) * two_i / d_model)  # 1 / 10000^(2i/D)
@@ -50,16 +82,26 @@ class PositionalEncoding(nn.Module):
 
     def __init__(self, d_model: int, max_len: int, dropout: float = 0.0) -> None:
         super().__init__()
+        _check_size("max_len", max_len)
+        _check_dropout(dropout)
         self.d_model = d_model
         self.max_len = max_len
         self.register_buffer("table", sinusoidal_encoding(max_len, d_model), persistent=False)
         self.dropout = nn.Dropout(dropout)
 
+    def positions(self, length: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+        """PE[:length] in ``dtype``: the float32 buffer, or for float64 the table computed
+        afresh in float64 (the buffer may have been rounded to float32 before a ``.double()``)."""
+        if dtype == torch.float64:
+            return sinusoidal_encoding(length, self.d_model, dtype=torch.float64).to(device)
+        return self.table[:length].to(dtype)
+
     def forward(self, embeddings: Tensor) -> Tensor:
+        _check_embeddings(embeddings, self.d_model, self.max_len)
         B, T, D = embeddings.shape
-        _check_length(T, self.max_len)
         scaled = embeddings * math.sqrt(D)  # the paper scales embeddings by sqrt(d_model)
-        return self.dropout(scaled + self.table[:T].to(embeddings.dtype))  # (B, T, D)
+        table = self.positions(T, embeddings.dtype, embeddings.device)  # (T, D)
+        return self.dropout(scaled + table)  # (B, T, D)
 
 
 class LearnedPositionalEmbedding(nn.Module):
@@ -68,12 +110,15 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def __init__(self, d_model: int, max_len: int, dropout: float = 0.0) -> None:
         super().__init__()
+        _check_size("d_model", d_model)
+        _check_size("max_len", max_len)
+        _check_dropout(dropout)
         self.d_model = d_model
         self.max_len = max_len
         self.table = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, embeddings: Tensor) -> Tensor:
+        _check_embeddings(embeddings, self.d_model, self.max_len)
         B, T, D = embeddings.shape
-        _check_length(T, self.max_len)
         return self.dropout(embeddings * math.sqrt(D) + self.table[:T])  # (B, T, D)

@@ -8,12 +8,17 @@ Every vocabulary starts with the same four entries, so the ids below hold in bot
     <unk> = 3   any word the vocabulary has never seen
 
 A sentence is split on whitespace only: the corpus (``minitransformer.data``) is written with
-one token per word, so no subword tokenizer is needed.
+one token per word, so no subword tokenizer is needed. Text typed by a person goes through
+:func:`normalize_text` first (the translator does this): Unicode NFC, so that Hangul typed as
+decomposed jamo (NFD) matches the vocabulary, and every punctuation character (Unicode general
+category ``P*``) becomes a space, so "갔었어," reads as "갔었어".
 """
 
 from __future__ import annotations
 
 import json
+import numbers
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +30,68 @@ SPECIAL_TOKENS = (PAD, SOS, EOS, UNK)
 PAD_ID, SOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
 
 
-def split_words(text: str | Sequence[str]) -> list[str]:
-    """Whitespace tokenisation; a list or tuple of words is passed through unchanged."""
+def normalize_text(text: str) -> list[str]:
+    """The words of typed text: Unicode NFC, every punctuation character (general category
+    ``P*``: ``, . ! ? " ' ( ) -`` and their full-width forms) replaced by a space, then split on
+    whitespace.
+
+    >>> normalize_text("어제 카페 갔었어, 거기 사람 많더라!")
+    ['어제', '카페', '갔었어', '거기', '사람', '많더라']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    text = unicodedata.normalize("NFC", text)
+    spaced = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
+    return spaced.split()
+
+
+def split_words(text: str | Sequence[str], *, name: str = "text") -> list[str]:
+    """Whitespace tokenisation; a list or tuple of words is passed through unchanged.
+
+    Anything else (bytes, None, a number, a list holding a non-string or a word with spaces in
+    it) raises ``TypeError`` / ``ValueError`` naming ``name``.
+    """
     if isinstance(text, str):
         return text.split()
-    return list(text)
+    if isinstance(text, (bytes, bytearray)) or not isinstance(text, (list, tuple)):
+        raise TypeError(f"{name} must be a str or a list of words (str), got {type(text).__name__}")
+    words = list(text)
+    for word in words:
+        if not isinstance(word, str):
+            raise TypeError(
+                f"{name} must hold words (str), got an item of type {type(word).__name__}"
+            )
+        if not word or word.split() != [word]:
+            raise ValueError(
+                f"{name} must hold single words, got {word!r} (a list of sentences? "
+                "translate them one at a time or with translate_batch)"
+            )
+    return words
+
+
+def _is_int(value: object) -> bool:
+    if isinstance(value, torch.Tensor):
+        return value.dim() == 0 and not value.dtype.is_floating_point and value.dtype != torch.bool
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_ids(name: str, ids: object) -> list[int]:
+    """A list of int token ids from a list/tuple of ints or a 0/1-D integer tensor."""
+    if isinstance(ids, torch.Tensor):
+        if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+        if ids.dim() > 1:
+            raise ValueError(f"{name} must be a 1-D sequence of ids, got shape {tuple(ids.shape)}")
+        return [int(i) for i in ids.reshape(-1).tolist()]
+    if isinstance(ids, (str, bytes, bytearray)) or not isinstance(ids, Iterable):
+        raise TypeError(f"{name} must be a sequence of int token ids, got {type(ids).__name__}")
+    ids = list(ids)
+    for index in ids:
+        if not _is_int(index):
+            raise TypeError(
+                f"{name} must hold int token ids, got an item of type {type(index).__name__}"
+            )
+    return [int(i) for i in ids]
 
 
 @dataclass(frozen=True)
@@ -51,6 +113,8 @@ class Vocab:
     """
 
     def __init__(self, words: Iterable[str]) -> None:
+        if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
+            raise TypeError(f"words must be an iterable of str, got {type(words).__name__}")
         self.itos: list[str] = list(SPECIAL_TOKENS)
         for word in words:
             if not isinstance(word, str) or not word or word != word.strip() or " " in word:
@@ -62,6 +126,10 @@ class Vocab:
     @classmethod
     def build(cls, sentences: Iterable[str | Sequence[str]]) -> Vocab:
         """The vocabulary of every word in ``sentences``, in sorted order (deterministic)."""
+        if isinstance(sentences, (str, bytes)) or not isinstance(sentences, Iterable):
+            raise TypeError(
+                f"sentences must be an iterable of sentences, got {type(sentences).__name__}"
+            )
         words = {word for sentence in sentences for word in split_words(sentence)}
         return cls(sorted(words - set(SPECIAL_TOKENS)))
 
@@ -82,11 +150,13 @@ class Vocab:
 
     def id(self, word: str) -> int:
         """The id of one word; ``<unk>`` (3) if the word is unknown."""
+        if not isinstance(word, str):
+            raise TypeError(f"word must be a str, got {type(word).__name__}")
         return self.stoi.get(word, UNK_ID)
 
     def word(self, index: int) -> str:
         """The word of one id; raises ``IndexError`` for an id outside the table."""
-        index = int(index)
+        index = _check_ids("index", [index])[0]
         if not 0 <= index < len(self.itos):
             raise IndexError(f"token id {index} is outside the vocabulary (0..{len(self) - 1})")
         return self.itos[index]
@@ -96,7 +166,7 @@ class Vocab:
     ) -> EncodedText:
         """Ids of ``text`` plus the list of words that became ``<unk>`` (in order, repeated)."""
         words = split_words(text)
-        ids = [self.id(word) for word in words]
+        ids = [self.stoi.get(word, UNK_ID) for word in words]
         unknown = [word for word in words if word not in self.stoi]
         return EncodedText(
             ids=[SOS_ID] * add_sos + ids + [EOS_ID] * add_eos,
@@ -111,11 +181,8 @@ class Vocab:
 
     def tokens(self, ids: Iterable[int] | torch.Tensor, *, strip: bool = True) -> list[str]:
         """Words of ``ids``. With ``strip``: drop ``<sos>``/``<pad>`` and stop at ``<eos>``."""
-        if isinstance(ids, torch.Tensor):
-            ids = ids.tolist()
         words = []
-        for index in ids:
-            index = int(index)
+        for index in _check_ids("ids", ids):
             if strip and index == EOS_ID:
                 break
             if strip and index in (PAD_ID, SOS_ID):
@@ -165,6 +232,15 @@ def pad_sequences(
 
     ``L`` is the longest sequence unless ``length`` asks for more.
     """
+    if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Sequence):
+        raise TypeError(f"sequences must be a list of id sequences, got {type(sequences).__name__}")
+    sequences = [
+        _check_ids(f"sequences[{row}]", sequence) for row, sequence in enumerate(sequences)
+    ]
+    if length is not None and (
+        isinstance(length, bool) or not isinstance(length, int) or length < 0
+    ):
+        raise ValueError(f"length={length!r} must be a non-negative int or None")
     longest = max((len(sequence) for sequence in sequences), default=0)
     length = longest if length is None else max(length, longest)
     batch = torch.full((len(sequences), length), pad_id, dtype=torch.long)  # (B, L)

@@ -17,6 +17,8 @@ target_ids).logits`` (B, T, V); the GRU baselines in ``minitransformer.baselines
 
 from __future__ import annotations
 
+import math
+import numbers
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +41,9 @@ def noam_lr(step: int, d_model: int, warmup: int = 4000, factor: float = 1.0) ->
     It rises linearly for ``warmup`` steps, peaks at factor * (d_model * warmup)^-0.5, then
     decays like 1 / sqrt(step). Step 0 (before any update) gives 0.
     """
+    for name, value in (("step", step), ("d_model", d_model), ("warmup", warmup)):
+        _check_int(name, value)
+    _check_number("factor", factor)
     if d_model <= 0 or warmup <= 0:
         raise ValueError(f"d_model={d_model} and warmup={warmup} must be positive")
     if step < 0:
@@ -61,11 +66,26 @@ def label_smoothed_cross_entropy(
 
     Positions whose label is ``pad_id`` contribute nothing, whatever their logits.
     """
+    _check_number("smoothing", smoothing)
     if not 0.0 <= smoothing < 1.0:
         raise ValueError(f"smoothing={smoothing} must be in [0, 1)")
+    _check_int("pad_id", pad_id)
+    if not isinstance(logits, Tensor) or not logits.dtype.is_floating_point or logits.dim() < 2:
+        raise TypeError(
+            f"logits must be a floating-point tensor (B, T, V), got {_describe(logits)}"
+        )
+    if not isinstance(labels, Tensor) or labels.dtype not in (torch.int64, torch.int32):
+        raise TypeError(
+            f"labels must be an int64 tensor of token ids (B, T), got {_describe(labels)}"
+        )
     if logits.shape[:-1] != labels.shape:
         raise ValueError(
             f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} do not match"
+        )
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= logits.size(-1)):
+        raise ValueError(
+            f"labels hold ids from {int(labels.min())} to {int(labels.max())}; expected "
+            f"0 <= id < {logits.size(-1)} (the vocabulary size V of the logits)"
         )
     log_probs = F.log_softmax(logits.float(), dim=-1)  # (B, T, V)
     gold = -log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)  # (B, T)
@@ -76,6 +96,61 @@ def label_smoothed_cross_entropy(
     if count == 0:
         return per_token.sum() * 0.0
     return per_token.masked_fill(~real, 0.0).sum() / count
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
+def _check_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+
+
+def _check_number(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}={value!r} must be finite")
+
+
+def _check_train_arguments(model: object, data: object, arguments: dict[str, object]) -> None:
+    """The argument checks of :func:`train`: types first, then ranges."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(data, EncodedPairs):
+        raise TypeError(
+            f"data must be EncodedPairs (Corpus.encoded() or encode_pairs()), got "
+            f"{type(data).__name__}"
+        )
+    for name in ("steps", "batch_size", "warmup", "seed", "pad_id", "callback_every"):
+        _check_int(name, arguments[name])
+    if arguments["d_model"] is not None:
+        _check_int("d_model", arguments["d_model"])
+        if arguments["d_model"] <= 0:
+            raise ValueError(f"d_model={arguments['d_model']} must be positive")
+    for name in ("lr_factor", "label_smoothing"):
+        _check_number(name, arguments[name])
+    if arguments["lr_factor"] <= 0:
+        raise ValueError(f"lr_factor={arguments['lr_factor']} must be positive")
+    if not 0.0 <= arguments["label_smoothing"] < 1.0:
+        raise ValueError(f"label_smoothing={arguments['label_smoothing']} must be in [0, 1)")
+    if arguments["clip_norm"] is not None:
+        _check_number("clip_norm", arguments["clip_norm"])
+        if arguments["clip_norm"] <= 0:
+            raise ValueError(f"clip_norm={arguments['clip_norm']} must be positive or None")
+    if arguments["warmup"] <= 0:
+        raise ValueError(f"warmup={arguments['warmup']} must be positive")
+    if arguments["callback"] is not None and not callable(arguments["callback"]):
+        raise TypeError(
+            f"callback must be callable or None, got {type(arguments['callback']).__name__}"
+        )
+    if not isinstance(arguments["progress"], bool):
+        raise TypeError(
+            f"progress must be True or False, got {type(arguments['progress']).__name__}"
+        )
 
 
 @dataclass
@@ -216,6 +291,7 @@ def train(
         returns True, training stops there (``history.stopped_early``).
     progress: show a tqdm bar on stderr. Nothing else is printed.
     """
+    _check_train_arguments(model, data, dict(locals()))
     if steps < 0:
         raise ValueError(f"steps={steps} must be >= 0")
     if callback_every <= 0:

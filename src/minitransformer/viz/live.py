@@ -119,6 +119,20 @@ def _show_png(output, fig) -> None:
         display(Image(data=figure_png(fig)))
 
 
+def _unknown_note(attend: AttendFn, sentence: str) -> str:
+    """A line naming the words the model read as <unk>, if ``attend`` can tell
+    (``attend.unknown_words(sentence)``, set by :func:`transformer_attention`)."""
+    unknown_words = getattr(attend, "unknown_words", None)
+    unknown = unknown_words(sentence) if callable(unknown_words) else []
+    if not unknown:
+        return ""
+    words = ", ".join(dict.fromkeys(unknown))
+    return (
+        f"<span style='color:#b00'>Not in the model's vocabulary, read as &lt;unk&gt;: "
+        f"{html.escape(words)}</span>"
+    )
+
+
 def live_attention_explorer(
     attend: AttendFn,
     sentence: str = "어제 카페 갔었어 거기 사람 많더라",
@@ -161,7 +175,7 @@ def live_attention_explorer(
         except (ValueError, KeyError, TypeError) as error:
             message.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
             return
-        message.value = ""
+        message.value = _unknown_note(attend, text.value)
         names = list(state["views"])
         kind.options = names
         if kind.value not in names:
@@ -263,8 +277,10 @@ def transformer_attention(
     """
     import torch
 
+    from minitransformer.tokens import normalize_text
+
     def attend(sentence: str) -> dict[str, AttentionView]:
-        src_ids = src_vocab.encode(sentence)
+        src_ids = src_vocab.encode(normalize_text(sentence))
         if not src_ids:
             raise ValueError("type at least one word")
         src_tokens = [src_vocab.word(i) for i in src_ids]
@@ -294,6 +310,11 @@ def transformer_attention(
             )
         return views
 
+    attend.unknown_words = lambda sentence: (
+        src_vocab.encode_checked(  # type: ignore[attr-defined]
+            normalize_text(sentence)
+        ).unknown
+    )
     return attend
 
 
