@@ -65,19 +65,9 @@ JS_TRACE = """async (sentences) => {
 }"""
 
 
-def _normalize_stub(text: str) -> list[str]:
-    """The normalisation contract (NFC, Unicode punctuation -> space, split on whitespace),
-    used only until ``minitransformer.tokens.normalize_text`` exists."""
-    text = unicodedata.normalize("NFC", text)
-    return "".join(" " if unicodedata.category(c).startswith("P") else c for c in text).split()
-
-
 def python_words(text: str) -> list[str]:
-    normalize = getattr(mt.tokens, "normalize_text", None)
-    if normalize is None:
-        return _normalize_stub(text)
-    normalized = normalize(text)
-    return normalized.split() if isinstance(normalized, str) else list(normalized)
+    """The Python translator's reading of ``text`` (NFC, punctuation -> space, whitespace)."""
+    return mt.normalize_text(text)
 
 
 def python_trace(translator: mt.Translator, words: list[str], chosen: list[int]) -> dict:
@@ -123,8 +113,10 @@ def compare(js: dict, py: dict, translator: mt.Translator, text: str) -> tuple[f
     assert js["words"] == words, text
     assert js["ids"] == py["ids"], text
     assert js["tokens"] == translator.src_vocab.tokens(py["ids"], strip=False), text
-    assert js["unknown"] == translator.unknown_words(words), text
-    assert js["text"] == translator.translate(words), text
+    result = translator.translate_result(text)  # Python's own normalisation, from the raw text
+    assert js["words"] == result.source_words, text
+    assert js["unknown"] == result.unknown == translator.unknown_words(words), text
+    assert js["text"] == result.text == translator.translate(text), text
     # greedy: each step's word is the argmax of torch's logits, <eos> last (or the length limit)
     tokens = [s["token"] for s in js["steps"]]
     assert tokens == [int(np.argmax(s["logits"])) for s in py["steps"]], text
