@@ -88,7 +88,8 @@ def test_unchanged_export_keeps_the_files(exported, translator):
 def test_tied_weights_are_written_once(translator):
     config = mt.TransformerConfig.small(20, 20, share_embeddings=True, tie_output=True)
     model = mt.Transformer(config)
-    tied = mt.Translator(model, mt.tokens.Vocab([]), mt.tokens.Vocab([]))
+    vocab = mt.tokens.Vocab([f"w{i}" for i in range(16)])  # 4 special tokens + 16 = V = 20
+    tied = mt.Translator(model, vocab, vocab)
     weights, manifest = browser_model_files(tied)
     entries = {entry["name"]: entry for entry in manifest["tensors"]}
     assert entries["target_embedding.weight"]["same_as"] == "source_embedding.weight"

@@ -265,8 +265,12 @@ def test_live_attention_explorer_shows_a_note_where_no_kernel_runs(book_style):
     assert head.max == 1
     text.value = "the cat sat"
     layer.value, head.value, mean.value = 0, 1, True
+    assert head.disabled  # the mean over heads does not depend on the head slider
+    mean.value = False
+    assert not head.disabled
     text.value = "   "  # no words: the explorer reports it instead of raising
     assert "at least one word" in message.value
+    assert explorer.children[3].outputs == ()  # and shows no stale heatmap
 
 
 def test_live_positional_explorer_builds(book_style):

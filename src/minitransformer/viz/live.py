@@ -31,10 +31,10 @@ from minitransformer.viz.static import as_array, attention_heatmap, positional_c
 
 LIVE_NOTE = (
     "<div class='live-only-note' data-live-only='true'><strong>Live explorer — needs a running "
-    "Python kernel.</strong> {what} It runs only in Jupyter, on Binder, or with "
-    "<em>Live Code</em> from the launch menu (rocket icon) at the top of this page; in this "
-    "static page it is not shown. The static figure beside it carries the same interaction."
-    "</div>"
+    "Python kernel.</strong> {what} It runs in Jupyter, on Binder, or with <em>Live Code</em> "
+    "from the launch menu (rocket icon) at the top of this page; with no kernel behind the page "
+    "only this note is shown (in Jupyter, run the cell to start it). The static figure beside it "
+    "carries the same interaction.</div>"
 )
 
 
@@ -156,16 +156,19 @@ def live_attention_explorer(
     output = widgets.Output()
     state: dict[str, Any] = {"views": {}}
 
-    def redraw(*_):
+    def redraw(change=None):
         views = state["views"]
         if not views or kind.value not in views:
             return
+        if mean.value and change is not None and change.get("owner") is head:
+            return  # the mean of the heads does not depend on the head slider
+        head.disabled = mean.value
         view = views[kind.value]
         layer.max, head.max = view.weights.shape[0] - 1, view.weights.shape[1] - 1
         weights = view.weights[layer.value]
         weights = weights.mean(axis=0) if mean.value else weights[head.value]
         which = "mean of heads" if mean.value else f"head {head.value}"
-        heading = title or f"{kind.value}: layer {layer.value}, {which}"
+        heading = title or f"{kind.value}\nlayer {layer.value}, {which}"  # fits one-word input
         fig = attention_heatmap(weights, view.query_tokens, view.key_tokens, title=heading)
         _show_png(output, fig)
 
@@ -174,6 +177,8 @@ def live_attention_explorer(
             state["views"] = _views(attend(text.value))
         except (ValueError, KeyError, TypeError) as error:
             message.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
+            state["views"] = {}
+            output.clear_output()  # no stale heatmap of the previous sentence
             return
         message.value = _unknown_note(attend, text.value)
         names = list(state["views"])
