@@ -84,7 +84,8 @@ def test_missing_glyph_is_an_error_after_setup(book_style):
 
 
 def test_setup_makes_the_bundled_hangul_font_the_default(book_style):
-    assert matplotlib.rcParams["font.family"][0] == viz.HANGUL_FONT
+    # DejaVu Sans draws Latin text and maths signs (its square root is whole), NanumGothic Hangul
+    assert matplotlib.rcParams["font.family"] == ["DejaVu Sans", viz.HANGUL_FONT]
     assert viz.HANGUL_FONT in {f.name for f in matplotlib.font_manager.fontManager.ttflist}
 
 
@@ -205,20 +206,28 @@ def test_slider_heatmap_round_trips_any_states(n_states, T, S, seed):
 
 def test_positional_explorer_sliders_restyle_every_d_model():
     d_models = (8, 16)
-    fig = viz.positional_explorer(d_models, length=12, position=3, dimension=1)
+    fig = viz.positional_explorer(d_models, length=12, position=3, dimension=10)
     assert len(fig.data) == 3 * len(d_models)
-    d_slider, pos_slider, dim_slider = fig.layout.sliders
+    d_slider, pos_slider, *dim_sliders = fig.layout.sliders
     assert [s.label for s in d_slider.steps] == ["8", "16"]
     assert d_slider.steps[0].args[0]["visible"] == [True] * 3 + [False] * 3
-    assert len(pos_slider.steps) == 12 and len(dim_slider.steps) == 16
+    # the D step shows its own dimension slider only
+    assert d_slider.steps[0].args[1] == {"sliders[2].visible": True, "sliders[3].visible": False}
+    assert len(pos_slider.steps) == 12
+    # one dimension slider per D, with exactly D steps: no step draws an empty panel
+    assert [len(s.steps) for s in dim_sliders] == list(d_models)
+    assert [s.visible for s in dim_sliders] == [False, True]
+    assert [s.active for s in dim_sliders] == [7, 10]  # dimension 10 clipped to D - 1 = 7
     tables = {d: mt.sinusoidal_encoding(12, d).numpy() for d in d_models}
     ys = pos_slider.steps[5].args[0]["y"]
     for y, d in zip(ys, d_models, strict=True):
         np.testing.assert_allclose(y, tables[d][5], atol=1e-4)
     assert list(pos_slider.steps[5].args[1]) == [1, 4]
-    ys = dim_slider.steps[10].args[0]["y"]
-    assert ys[0] == []  # D = 8 has no dimension 10
-    np.testing.assert_allclose(ys[1], tables[16][:, 10], atol=1e-4)
+    for k, (slider, d) in enumerate(zip(dim_sliders, d_models, strict=True)):
+        for i, step in enumerate(slider.steps):
+            assert list(step.args[1]) == [3 * k + 2]
+            (y,) = step.args[0]["y"]
+            np.testing.assert_allclose(y, tables[d][:, i], atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from browser._site import SCREENSHOTS, book_config, built_pages, notebook_pages
+from browser._site import book_config, built_pages, notebook_pages
 
 pytestmark = pytest.mark.browser
 NOTEBOOK_PAGES = notebook_pages()
@@ -51,8 +51,8 @@ def _check_plotly(page, page_path: str) -> int:
                 traces: (el.data || []).length,
                 drawn: el.querySelectorAll('.main-svg').length > 0 && !!el._fullLayout,
                 marks: el.querySelectorAll('g.trace, .heatmaplayer image, .hm image').length,
-                sliders: (el.layout && el.layout.sliders || []).map(s => [s.steps.length,
-                                                                       s.active || 0]),
+                sliders: (el.layout && el.layout.sliders || []).filter(s => s.visible !== false)
+                    .map(s => [s.steps.length, s.active || 0]),
             })"""
         )
         where = f"{page_path} plotly figure {index}"
@@ -77,7 +77,9 @@ def _check_plotly(page, page_path: str) -> int:
 
 
 def test_every_page(probe, site_url, page_path):
-    """Loads offline; no console errors; launch menu; plotly drawn, sliders alive; screenshots."""
+    """Loads offline; no console errors; launch menu; plotly drawn, sliders alive.
+
+    (Screenshots of every page at both widths in both themes: test_layout.py.)"""
     page = _open(probe, site_url, page_path)
     assert page.locator("body").inner_text().strip(), f"{page_path} is empty"
     if page_path in NOTEBOOK_PAGES:
@@ -90,20 +92,6 @@ def test_every_page(probe, site_url, page_path):
     assert state.count() == 0, f"{page_path} embeds dead ipywidgets state"
     for note in page.locator(".live-only-note").all():
         assert note.is_visible() and "needs a running Python kernel" in note.inner_text()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    name = page_path.replace("/", "__").removesuffix(".html")
-    # Top of the page, nothing focused: no sticky header or skip link stamped mid-screenshot.
-    page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
-    for mode in ("light", "dark"):
-        page.emulate_media(color_scheme=mode)
-        if page.locator(".theme-switch-button").count():  # index.html is only a redirect
-            # The theme follows the system setting ("auto"); wait until it has switched.
-            page.wait_for_function(
-                "mode => document.documentElement.dataset.theme === mode", arg=mode, timeout=5000
-            )
-        page.wait_for_timeout(100)
-        path = SCREENSHOTS / f"{name}.{mode}.jpg"  # JPEG: a third faster than PNG here
-        page.screenshot(path=str(path), full_page=True, type="jpeg", quality=80)
     assert not probe.blocked, f"{page_path} needs the network: {probe.blocked}"
     assert not _unexpected(probe.errors), f"{page_path} console errors: {probe.errors}"
 

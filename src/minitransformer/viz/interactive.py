@@ -148,12 +148,14 @@ def positional_explorer(
     dimension: int = 0,
     title: str = "Sinusoidal positional encoding",
 ) -> go.Figure:
-    """Three sliders over precomputed encodings: D (d_model), position and dimension.
+    """Sliders over precomputed encodings: D (d_model), position and dimension.
 
     Top: the encoding matrix PE (positions x dimensions) for the chosen D. Bottom left: the vector
     PE(pos, :) that is added to the embedding at the chosen position. Bottom right: PE(:, i), one
     dimension over every position (even i: sine, odd i: cosine; low i turn fast, high i slow).
-    Each D has its own three traces; the D slider shows one set, the others restyle all sets.
+    Each D has its own three traces and its own dimension slider with D steps (so every step of
+    every slider draws data); the D slider shows one set and its dimension slider, the position
+    slider restyles all sets. ``dimension`` is clipped to D - 1 for a smaller D.
     """
     from minitransformer.positional import sinusoidal_encoding
 
@@ -174,7 +176,7 @@ def positional_explorer(
     )  # fmt: skip
 
     def column(table: np.ndarray, i: int) -> list:
-        return _rounded(table[:, i]) if i < table.shape[1] else []
+        return _rounded(table[:, i])
 
     first = d_models[-1]
     for d in d_models:
@@ -191,15 +193,18 @@ def positional_explorer(
             row=2, col=1,
         )  # fmt: skip
         fig.add_trace(
-            go.Scatter(x=list(range(length)), y=column(table, dimension), mode="lines",
+            go.Scatter(x=list(range(length)), y=column(table, min(dimension, d - 1)), mode="lines",
                        visible=visible, name=f"PE(:, i) D={d}"),
             row=2, col=2,
         )  # fmt: skip
     n = len(d_models)
-    row_ids, col_ids = list(range(1, 3 * n, 3)), list(range(2, 3 * n, 3))
+    row_ids = list(range(1, 3 * n, 3))
+    # One dimension slider per D, with exactly D steps (every step draws a curve); the D slider
+    # shows that D's traces and its dimension slider, and hides the others.
     d_steps = [
-        dict(method="restyle", label=str(d),
-             args=[{"visible": [d == other for other in d_models for _ in range(3)]}])
+        dict(method="update", label=str(d),
+             args=[{"visible": [d == other for other in d_models for _ in range(3)]},
+                   {f"sliders[{2 + k}].visible": d == other for k, other in enumerate(d_models)}])
         for d in d_models
     ]  # fmt: skip
     pos_steps = [
@@ -207,22 +212,25 @@ def positional_explorer(
              args=[{"y": [_rounded(tables[d][p]) for d in d_models]}, row_ids])
         for p in range(length)
     ]  # fmt: skip
-    dim_steps = [
-        dict(method="restyle", label=str(i),
-             args=[{"y": [column(tables[d], i) for d in d_models]}, col_ids])
-        for i in range(max_d)
-    ]  # fmt: skip
     hidden = dict(color="rgba(0,0,0,0)", size=8)  # too many steps to label: show the value
     slider = dict(x=0.0, len=1.0, yanchor="top", pad=dict(t=0, b=0), font=hidden, ticklen=3)
+    value_font = dict(color="#222222", size=13)
+    dimension_sliders = [
+        dict(slider, active=min(dimension, d - 1), y=-0.38, visible=d == first,
+             currentvalue=dict(prefix=f"dimension i (0 to {d - 1}): ", font=value_font),
+             steps=[dict(method="restyle", label=str(i), args=[{"y": [column(tables[d], i)]},
+                                                               [3 * k + 2]])
+                    for i in range(d)])
+        for k, d in enumerate(d_models)
+    ]  # fmt: skip
     fig.update_layout(
         showlegend=False,
         sliders=[
-            dict(slider, active=n - 1, steps=d_steps, y=-0.1,
-                 currentvalue=dict(prefix="D (d_model): ", font=dict(color="#222222", size=13))),
+            dict(slider, active=n - 1, steps=d_steps, y=-0.1, font=dict(size=11),
+                 currentvalue=dict(prefix="D (d_model): ", font=value_font)),
             dict(slider, active=position, steps=pos_steps, y=-0.24,
-                 currentvalue=dict(prefix="position pos: ", font=dict(color="#222222", size=13))),
-            dict(slider, active=dimension, steps=dim_steps, y=-0.38,
-                 currentvalue=dict(prefix="dimension i: ", font=dict(color="#222222", size=13))),
+                 currentvalue=dict(prefix="position pos: ", font=value_font)),
+            *dimension_sliders,
         ],
     )  # fmt: skip
     fig.update_yaxes(autorange="reversed", title_text="position pos", row=1, col=1)

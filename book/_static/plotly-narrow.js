@@ -1,0 +1,252 @@
+/* Plotly figures on a narrow screen (a phone, ~390 px): smaller fonts and margins, fewer ticks,
+ * legends above the plot, slider tick labels hidden when they would run into each other (the
+ * slider's current value stays, in full), heatmap cell numbers dropped when the cells are too
+ * small to hold them (hovering or tapping a cell still shows it). Wide again: the figure gets
+ * its own layout back. Figures are relaid out only through Plotly's public API; the script
+ * does nothing on pages without plotly.
+ */
+(function () {
+  "use strict";
+  var NARROW = 640; // px of figure width below which a figure is "narrow"
+  var SMALL_FONT = 11;
+
+  function copy(value) {
+    return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+  }
+
+  function axisNames(layout) {
+    return Object.keys(layout).filter(function (key) {
+      return /^[xy]axis\d*$/.test(key);
+    });
+  }
+
+  /* The layout keys this script may change, as the figure's author set them. */
+  function remember(gd) {
+    var layout = gd.layout;
+    var saved = {
+      font: copy(layout.font),
+      margin: copy(layout.margin),
+      title: copy(layout.title),
+      legend: copy(layout.legend),
+      sliders: copy(layout.sliders),
+      annotations: copy(layout.annotations),
+      axes: {},
+      traces: gd.data.map(function (trace) {
+        return { texttemplate: copy(trace.texttemplate), colorbar: copy(trace.colorbar) };
+      }),
+    };
+    axisNames(gd._fullLayout).forEach(function (name) {
+      saved.axes[name] = copy(layout[name]) || {};
+    });
+    return saved;
+  }
+
+  function narrowUpdate(gd, saved) {
+    var full = gd._fullLayout;
+    var update = {};
+    var base = (saved.font && saved.font.size) || full.font.size || 13;
+    update["font.size"] = Math.min(base, SMALL_FONT);
+    var margin = full.margin;
+    update["margin.l"] = Math.min(margin.l, 48);
+    update["margin.r"] = Math.min(margin.r, 12);
+    if (full.title && full.title.text) {
+      update["title.font.size"] = Math.min((full.title.font && full.title.font.size) || 17, 13);
+      update["title.automargin"] = true;
+      update["title.yref"] = "container";
+      update["title.y"] = 0.995;
+      update["title.yanchor"] = "top";
+    }
+    if (full.showlegend && gd.data.length > 1) {
+      update["legend.orientation"] = "h";
+      update["legend.x"] = 0;
+      update["legend.xanchor"] = "left";
+      update["legend.y"] = 1.02;
+      update["legend.yanchor"] = "bottom";
+      update["legend.font.size"] = 10;
+    }
+    axisNames(full).forEach(function (name) {
+      var axis = full[name];
+      update[name + ".automargin"] = true;
+      update[name + ".tickfont.size"] = 10;
+      update[name + ".title.font.size"] = SMALL_FONT;
+      if (axis.type === "linear" || axis.type === "log" || axis.type === "date") {
+        update[name + ".nticks"] = 5;
+      } else if (axis.type === "category" && name[0] === "x" && axis._categories) {
+        // Labels side by side need ~6 px a character at 10 px: stand them up when they do not fit.
+        var longest = axis._categories.reduce(function (most, label) {
+          return Math.max(most, String(label).length);
+        }, 0);
+        var room = axis._length || gd.clientWidth;
+        if (axis._categories.length * (longest * 6 + 6) > room) update[name + ".tickangle"] = -90;
+      }
+    });
+    (full.annotations || []).forEach(function (note, index) {
+      var size = (note.font && note.font.size) || base;
+      update["annotations[" + index + "].font.size"] = Math.min(size, SMALL_FONT);
+    });
+    (full.sliders || []).forEach(function (slider, index) {
+      var key = "sliders[" + index + "]";
+      update[key + ".font.size"] = 9;
+      update[key + ".currentvalue.font.size"] = SMALL_FONT;
+      var labelled = slider.steps.filter(function (step) {
+        return step.label && String(step.label).length;
+      });
+      var widest = labelled.reduce(function (most, step) {
+        return Math.max(most, String(step.label).length);
+      }, 0);
+      var room = gd.clientWidth * (slider.len || 1) - 40;
+      if (labelled.length * (widest * 5.5 + 6) > room) {
+        update[key + ".font.color"] = "rgba(0,0,0,0)"; // the current value names the step
+      }
+    });
+    return update;
+  }
+
+  /* Heatmap cell numbers need ~6 px per character of "0.00". */
+  function traceUpdate(gd) {
+    var templates = [];
+    var indices = [];
+    gd.data.forEach(function (trace, index) {
+      if (trace.type !== "heatmap" || !trace.texttemplate) return;
+      var columns = trace.x ? trace.x.length : trace.z && trace.z[0] ? trace.z[0].length : 0;
+      var axis = gd._fullLayout[(trace.xaxis || "x").replace("x", "xaxis")];
+      var cell = axis && columns ? axis._length / columns : Infinity;
+      if (cell < 30) {
+        templates.push("");
+        indices.push(index);
+      }
+    });
+    return { templates: templates, indices: indices };
+  }
+
+  /* Subplot titles (annotations) that run into each other: break each at its middle space. */
+  function splitCrowded(gd) {
+    var notes = Array.prototype.slice.call(gd.querySelectorAll("g.annotation"));
+    var boxes = notes.map(function (note) { return note.getBoundingClientRect(); });
+    var update = {};
+    for (var i = 0; i < notes.length; i++) {
+      for (var j = i + 1; j < notes.length; j++) {
+        var a = boxes[i];
+        var b = boxes[j];
+        if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
+          [notes[i], notes[j]].forEach(function (note) {
+            var index = +note.getAttribute("data-index");
+            var text = String((gd.layout.annotations[index] || {}).text || "");
+            if (text.indexOf("<br>") >= 0) return;
+            var middle = text.length / 2;
+            var best = -1;
+            for (var k = 0; k < text.length; k++) {
+              if (text[k] === " " && (best < 0 || Math.abs(k - middle) < Math.abs(best - middle))) {
+                best = k;
+              }
+            }
+            if (best > 0) {
+              update["annotations[" + index + "].text"] =
+                text.slice(0, best) + "<br>" + text.slice(best + 1);
+            }
+          });
+        }
+      }
+    }
+    return Object.keys(update).length ? window.Plotly.relayout(gd, update) : null;
+  }
+
+  function restoreUpdate(gd, saved) {
+    var update = {
+      font: saved.font || {},
+      margin: saved.margin || {},
+      title: saved.title || {},
+      legend: saved.legend || {},
+    };
+    if (saved.sliders) update.sliders = saved.sliders;
+    if (saved.annotations) update.annotations = saved.annotations;
+    Object.keys(saved.axes).forEach(function (name) {
+      update[name] = saved.axes[name];
+    });
+    return update;
+  }
+
+  function adapt(gd) {
+    if (!gd._fullLayout || !gd.data || gd.__bookBusy) return;
+    var narrow = gd.clientWidth > 0 && gd.clientWidth < NARROW;
+    if ((gd.__bookNarrow || false) === narrow) {
+      if (!gd.hasAttribute("data-book-layout")) gd.setAttribute("data-book-layout", "wide");
+      return;
+    }
+    gd.__bookBusy = true;
+    if (!gd.__bookSaved) gd.__bookSaved = remember(gd);
+    var saved = gd.__bookSaved;
+    var done;
+    if (narrow) {
+      done = window.Plotly.relayout(gd, narrowUpdate(gd, saved))
+        .then(function () {
+          var cells = traceUpdate(gd);
+          if (cells.indices.length) {
+            return window.Plotly.restyle(gd, { texttemplate: cells.templates }, cells.indices);
+          }
+        })
+        .then(function () {
+          return splitCrowded(gd);
+        });
+    } else {
+      var indices = [];
+      var templates = [];
+      saved.traces.forEach(function (trace, index) {
+        if (trace.texttemplate !== undefined) {
+          indices.push(index);
+          templates.push(trace.texttemplate);
+        }
+      });
+      done = window.Plotly.relayout(gd, restoreUpdate(gd, saved)).then(function () {
+        if (indices.length) {
+          return window.Plotly.restyle(gd, { texttemplate: templates }, indices);
+        }
+      });
+    }
+    gd.__bookNarrow = narrow;
+    Promise.resolve(done).then(
+      function () {
+        gd.__bookBusy = false;
+        gd.setAttribute("data-book-layout", narrow ? "narrow" : "wide");
+      },
+      function () {
+        gd.__bookBusy = false;
+      }
+    );
+  }
+
+  function adaptAll() {
+    if (!window.Plotly) return;
+    document.querySelectorAll(".plotly-graph-div").forEach(adapt);
+  }
+
+  function start() {
+    if (!window.Plotly) return;
+    adaptAll();
+    var pending = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(pending);
+      pending = setTimeout(adaptAll, 150);
+    });
+    if (window.ResizeObserver) {
+      var observer = new ResizeObserver(function (entries) {
+        entries.forEach(function (entry) {
+          adapt(entry.target);
+        });
+      });
+      document.querySelectorAll(".plotly-graph-div").forEach(function (gd) {
+        observer.observe(gd);
+      });
+    }
+    // Figures drawn after load (plotly's inline scripts run in order, but be safe).
+    document.querySelectorAll(".plotly-graph-div").forEach(function (gd) {
+      if (gd.on) gd.on("plotly_afterplot", function () { adapt(gd); });
+    });
+  }
+
+  if (document.readyState === "complete") {
+    start();
+  } else {
+    window.addEventListener("load", start);
+  }
+})();
