@@ -79,6 +79,25 @@ _FIXES: list[tuple[re.Pattern[str], str, str]] = [
         r'\1 role="listitem"',
         "aria-required-children",
     ),
+    (
+        # pydata-sphinx-theme's colour-mode button is named "Color mode", but its three icons
+        # carry titles ("Light", "Dark", "System Settings") that count as its visible text
+        # (axe: label-content-name-mismatch). The icons are decoration: hide them from
+        # assistive technology; the button keeps its name and its tooltip.
+        re.compile(r'<i class="(theme-switch [^"]*)" data-mode="(\w+)"\s+title="[^"]*"></i>'),
+        r'<i class="\1" data-mode="\2" aria-hidden="true"></i>',
+        "label-content-name-mismatch",
+    ),
+    (
+        # The search button is named "Search" but shows "Search Ctrl+K"
+        # (label-content-name-mismatch): its name now says all it shows, shortcut included.
+        re.compile(
+            r'(<button class="btn search-button-field search-button__button[^"]*" '
+            r'title="Search") aria-label="Search"'
+        ),
+        r'\1 aria-label="Search Ctrl+K" aria-keyshortcuts="Control+K"',
+        "label-content-name-mismatch",
+    ),
 ]
 
 

@@ -1,9 +1,10 @@
 /* Plotly figures on a narrow screen (a phone, ~390 px): smaller fonts and margins, fewer ticks,
- * legends above the plot, slider tick labels hidden when they would run into each other (the
- * slider's current value stays, in full), heatmap cell numbers dropped when the cells are too
+ * legends above the plot, subplot titles broken over two lines when they collide; at every
+ * width, slider step labels hidden when they run into each other (the slider's current value
+ * stays, in full), heatmap cell numbers dropped when the cells are too
  * small to hold them (hovering or tapping a cell still shows it). Wide again: the figure gets
  * its own layout back. Figures are relaid out only through Plotly's public API; the script
- * does nothing on pages without plotly.
+ * does nothing on pages without plotly. Sliders also work from the keyboard (see below).
  */
 (function () {
   "use strict";
@@ -88,16 +89,6 @@
       var key = "sliders[" + index + "]";
       update[key + ".font.size"] = 9;
       update[key + ".currentvalue.font.size"] = SMALL_FONT;
-      var labelled = slider.steps.filter(function (step) {
-        return step.label && String(step.label).length;
-      });
-      var widest = labelled.reduce(function (most, step) {
-        return Math.max(most, String(step.label).length);
-      }, 0);
-      var room = gd.clientWidth * (slider.len || 1) - 40;
-      if (labelled.length * (widest * 5.5 + 6) > room) {
-        update[key + ".font.color"] = "rgba(0,0,0,0)"; // the current value names the step
-      }
     });
     return update;
   }
@@ -117,6 +108,28 @@
       }
     });
     return { templates: templates, indices: indices };
+  }
+
+  /* Slider step labels that run into each other (many steps, or a narrow figure): drawn
+   * transparent; the slider's current value above it names the step in full. */
+  function thinSliderLabels(gd) {
+    var update = {};
+    gd.querySelectorAll("g.slider-group").forEach(function (group) {
+      var datum = group.__data__;
+      if (!datum || datum._index === undefined) return;
+      var boxes = Array.prototype.map.call(
+        group.querySelectorAll("g.slider-label-group text"),
+        function (text) { return text.getBoundingClientRect(); }
+      ).filter(function (box) { return box.width > 0; });
+      boxes.sort(function (a, b) { return a.left - b.left; });
+      for (var i = 1; i < boxes.length; i++) {
+        if (boxes[i].left < boxes[i - 1].right + 2) {
+          update["sliders[" + datum._index + "].font.color"] = "rgba(0,0,0,0)";
+          return;
+        }
+      }
+    });
+    return Object.keys(update).length ? window.Plotly.relayout(gd, update) : null;
   }
 
   /* Subplot titles (annotations) that run into each other: break each at its middle space. */
@@ -158,7 +171,12 @@
       title: saved.title || {},
       legend: saved.legend || {},
     };
-    if (saved.sliders) update.sliders = saved.sliders;
+    // Sliders: only their fonts (their active steps are the reader's, not the author's).
+    (saved.sliders || []).forEach(function (slider, index) {
+      update["sliders[" + index + "].font"] = slider.font || null;
+      update["sliders[" + index + "].currentvalue.font"] =
+        (slider.currentvalue && slider.currentvalue.font) || null;
+    });
     if (saved.annotations) update.annotations = saved.annotations;
     Object.keys(saved.axes).forEach(function (name) {
       update[name] = saved.axes[name];
@@ -170,8 +188,15 @@
     if (!gd._fullLayout || !gd.data || gd.__bookBusy) return;
     var narrow = gd.clientWidth > 0 && gd.clientWidth < NARROW;
     if ((gd.__bookNarrow || false) === narrow) {
-      if (!gd.hasAttribute("data-book-layout")) gd.setAttribute("data-book-layout", "wide");
+      if (!gd.hasAttribute("data-book-layout")) {
+        gd.__bookBusy = true;
+        Promise.resolve(thinSliderLabels(gd)).then(finish, finish);
+      }
       return;
+    }
+    function finish() {
+      gd.__bookBusy = false;
+      gd.setAttribute("data-book-layout", narrow ? "narrow" : "wide");
     }
     gd.__bookBusy = true;
     if (!gd.__bookSaved) gd.__bookSaved = remember(gd);
@@ -187,6 +212,9 @@
         })
         .then(function () {
           return splitCrowded(gd);
+        })
+        .then(function () {
+          return thinSliderLabels(gd);
         });
     } else {
       var indices = [];
@@ -197,27 +225,81 @@
           templates.push(trace.texttemplate);
         }
       });
-      done = window.Plotly.relayout(gd, restoreUpdate(gd, saved)).then(function () {
-        if (indices.length) {
-          return window.Plotly.restyle(gd, { texttemplate: templates }, indices);
-        }
-      });
+      done = window.Plotly.relayout(gd, restoreUpdate(gd, saved))
+        .then(function () {
+          if (indices.length) {
+            return window.Plotly.restyle(gd, { texttemplate: templates }, indices);
+          }
+        })
+        .then(function () {
+          return thinSliderLabels(gd);
+        });
     }
     gd.__bookNarrow = narrow;
-    Promise.resolve(done).then(
-      function () {
-        gd.__bookBusy = false;
-        gd.setAttribute("data-book-layout", narrow ? "narrow" : "wide");
-      },
-      function () {
-        gd.__bookBusy = false;
-      }
-    );
+    Promise.resolve(done).then(finish, finish);
+  }
+
+  /* Keyboard: each plotly slider gets a native range input (visually hidden, announced with the
+   * slider's name and the step's label). Tab reaches it; clicking the drawn slider focuses it,
+   * so the arrow keys (and Home/End) move the slider from there on. */
+  function keyboardSliders(gd) {
+    var sliders = (gd.layout && gd.layout.sliders) || [];
+    if (!sliders.length || gd.__bookKeys) return;
+    var box = document.createElement("div");
+    box.className = "book-slider-keys";
+    var inputs = sliders.map(function (slider, index) {
+      var input = document.createElement("input");
+      input.type = "range";
+      input.min = "0";
+      input.max = String(slider.steps.length - 1);
+      input.step = "1";
+      var name = ((slider.currentvalue && slider.currentvalue.prefix) || "slider " + (index + 1))
+        .replace(/[:\s]+$/, "");
+      input.setAttribute("aria-label", name);
+      input.addEventListener("input", function () {
+        var step = slider.steps[+input.value];
+        var method = step && step.method;
+        var apply = ["restyle", "relayout", "update"].indexOf(method) >= 0
+          ? window.Plotly[method].apply(null, [gd].concat(step.args || []))
+          : Promise.resolve();
+        Promise.resolve(apply).then(function () {
+          var active = {};
+          active["sliders[" + index + "].active"] = +input.value;
+          return window.Plotly.relayout(gd, active);
+        });
+      });
+      box.appendChild(input);
+      return input;
+    });
+    function sync() {
+      var current = gd.layout.sliders || [];
+      inputs.forEach(function (input, index) {
+        var slider = current[index] || {};
+        var active = slider.active || 0;
+        if (+input.value !== active) input.value = String(active);
+        var label = slider.steps && slider.steps[active] ? slider.steps[active].label : "";
+        input.setAttribute("aria-valuetext", String(label));
+        input.disabled = slider.visible === false;
+        input.hidden = slider.visible === false;
+      });
+    }
+    sync();
+    gd.on("plotly_afterplot", sync);
+    gd.addEventListener("pointerup", function (event) {
+      var group = event.target.closest && event.target.closest("g.slider-group");
+      var datum = group && group.__data__;
+      if (datum && inputs[datum._index]) inputs[datum._index].focus({ preventScroll: true });
+    });
+    gd.parentNode.insertBefore(box, gd.nextSibling);
+    gd.__bookKeys = inputs;
   }
 
   function adaptAll() {
     if (!window.Plotly) return;
-    document.querySelectorAll(".plotly-graph-div").forEach(adapt);
+    document.querySelectorAll(".plotly-graph-div").forEach(function (gd) {
+      adapt(gd);
+      if (gd.on && gd.layout) keyboardSliders(gd);
+    });
   }
 
   function start() {

@@ -258,7 +258,11 @@ def _settle_plotly(page) -> None:
 def _axe(page) -> tuple[int, list[dict]]:
     if not page.evaluate("() => !!window.axe"):
         page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
-    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    # Every rule, the experimental ones too (label-content-name-mismatch is one of them).
+    result = page.evaluate(
+        """() => axe.run(document, {resultTypes: ['violations'], rules: Object.fromEntries(
+            axe.getRules(['experimental']).map(r => [r.ruleId, {enabled: true}]))})"""
+    )
     rules = len(result["passes"]) + len(result["violations"]) + len(result["incomplete"])
     return rules, [
         {

@@ -130,6 +130,11 @@ def _plotly_template():
     template.layout.font = dict(family=PLOTLY_FONT_FAMILY, size=13, color="#222222")
     template.layout.paper_bgcolor = "white"
     template.layout.plot_bgcolor = "white"
+    # Tick labels and axis titles get the room they need (long token labels, narrow screens:
+    # book/_static/plotly-narrow.js shrinks fonts and margins below 640 px).
+    template.layout.xaxis.automargin = True
+    template.layout.yaxis.automargin = True
+    template.layout.title.automargin = True
     template.layout.colorway = [
         "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
     ]  # fmt: skip
