@@ -132,6 +132,29 @@
     return Object.keys(update).length ? window.Plotly.relayout(gd, update) : null;
   }
 
+  /* Sliders below the plot start under the x axis' tick labels and title (long or stood-up
+   * labels push the axis title down; the sliders are placed from the plot's bottom edge). */
+  function clearSliders(gd) {
+    var lowest = -Infinity;
+    gd.querySelectorAll(".xaxislayer-above .xtick text, .g-xtitle text").forEach(function (t) {
+      var box = t.getBoundingClientRect();
+      if (box.height > 0) lowest = Math.max(lowest, box.bottom);
+    });
+    var groups = gd.querySelectorAll("g.slider-group");
+    if (lowest === -Infinity || !groups.length) return null;
+    var top = Infinity;
+    groups.forEach(function (group) {
+      top = Math.min(top, group.getBoundingClientRect().top);
+    });
+    var shift = Math.ceil(lowest + 6 - top);
+    if (!(shift > 0)) return null;
+    var update = { "margin.b": gd._fullLayout.margin.b + shift };
+    (gd.layout.sliders || []).forEach(function (slider, index) {
+      update["sliders[" + index + "].pad.t"] = ((slider.pad && slider.pad.t) || 0) + shift;
+    });
+    return window.Plotly.relayout(gd, update);
+  }
+
   /* Subplot titles (annotations) that run into each other: break each at its middle space. */
   function splitCrowded(gd) {
     var notes = Array.prototype.slice.call(gd.querySelectorAll("g.annotation"));
@@ -174,6 +197,7 @@
     // Sliders: only their fonts (their active steps are the reader's, not the author's).
     (saved.sliders || []).forEach(function (slider, index) {
       update["sliders[" + index + "].font"] = slider.font || null;
+      update["sliders[" + index + "].pad.t"] = (slider.pad && slider.pad.t) || 0;
       update["sliders[" + index + "].currentvalue.font"] =
         (slider.currentvalue && slider.currentvalue.font) || null;
     });
@@ -190,7 +214,11 @@
     if ((gd.__bookNarrow || false) === narrow) {
       if (!gd.hasAttribute("data-book-layout")) {
         gd.__bookBusy = true;
-        Promise.resolve(thinSliderLabels(gd)).then(finish, finish);
+        Promise.resolve(thinSliderLabels(gd))
+          .then(function () {
+            return clearSliders(gd);
+          })
+          .then(finish, finish);
       }
       return;
     }
@@ -215,6 +243,9 @@
         })
         .then(function () {
           return thinSliderLabels(gd);
+        })
+        .then(function () {
+          return clearSliders(gd);
         });
     } else {
       var indices = [];
@@ -233,6 +264,9 @@
         })
         .then(function () {
           return thinSliderLabels(gd);
+        })
+        .then(function () {
+          return clearSliders(gd);
         });
     }
     gd.__bookNarrow = narrow;

@@ -40,7 +40,8 @@ OVERFLOW = """() => {
 }"""
 
 # Text elements of each plotly figure that a reader can see, as quadrilaterals on the screen
-# (rotated tick labels stay rotated), and every pair that overlaps by more than 1.5 px.
+# (rotated tick labels stay rotated; the line box trimmed to the glyphs), and every pair that
+# overlaps by more than 1.5 px.
 PLOTLY_OVERLAPS = """() => {
     const visible = (t, root) => {
         if (!t.textContent.trim() || t.closest('.hoverlayer')) return false;
@@ -54,11 +55,12 @@ PLOTLY_OVERLAPS = """() => {
         const box = t.getBoundingClientRect();
         return box.width > 0 && box.height > 0;
     };
-    const quad = (t) => {
+    const quad = (t) => {  // the glyphs' box: the line box less 15 % above and below
         const b = t.getBBox(), m = t.getScreenCTM();
-        return [[b.x, b.y], [b.x + b.width, b.y], [b.x + b.width, b.y + b.height],
-                [b.x, b.y + b.height]].map(([x, y]) => [m.a * x + m.c * y + m.e,
-                                                        m.b * x + m.d * y + m.f]);
+        const top = b.y + 0.15 * b.height, bottom = b.y + 0.85 * b.height;
+        return [[b.x, top], [b.x + b.width, top], [b.x + b.width, bottom],
+                [b.x, bottom]].map(([x, y]) => [m.a * x + m.c * y + m.e,
+                                                m.b * x + m.d * y + m.f]);
     };
     const depth = (p, q) => {  // least overlap along the edge normals (separating axes)
         let least = Infinity;
