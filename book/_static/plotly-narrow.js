@@ -58,10 +58,12 @@
       update["title.yanchor"] = "top";
     }
     if (full.showlegend && gd.data.length > 1) {
+      // Below everything, at the figure's bottom edge (legendRoom makes the margin for it).
       update["legend.orientation"] = "h";
       update["legend.x"] = 0;
       update["legend.xanchor"] = "left";
-      update["legend.y"] = 1.02;
+      update["legend.yref"] = "container";
+      update["legend.y"] = 0;
       update["legend.yanchor"] = "bottom";
       update["legend.font.size"] = 10;
     }
@@ -130,6 +132,15 @@
       }
     });
     return Object.keys(update).length ? window.Plotly.relayout(gd, update) : null;
+  }
+
+  /* A legend moved to the bottom edge: the bottom margin grows by its height. */
+  function legendRoom(gd) {
+    var legend = gd.querySelector("g.legend");
+    if (!legend || !gd.__bookNarrow || gd._fullLayout.legend.yref !== "container") return null;
+    var height = Math.ceil(legend.getBoundingClientRect().height);
+    if (!(height > 0)) return null;
+    return window.Plotly.relayout(gd, { "margin.b": gd._fullLayout.margin.b + height + 8 });
   }
 
   /* Sliders below the plot start under the x axis' tick labels and title (long or stood-up
@@ -239,6 +250,9 @@
           }
         })
         .then(function () {
+          return legendRoom(gd);
+        })
+        .then(function () {
           return splitCrowded(gd);
         })
         .then(function () {
@@ -291,16 +305,24 @@
         .replace(/[:\s]+$/, "");
       input.setAttribute("aria-label", name);
       input.addEventListener("input", function () {
-        var step = slider.steps[+input.value];
+        var chosen = +input.value; // read now: redrawing the figure syncs the input
+        var step = slider.steps[chosen];
         var method = step && step.method;
         var apply = ["restyle", "relayout", "update"].indexOf(method) >= 0
           ? window.Plotly[method].apply(null, [gd].concat(step.args || []))
           : Promise.resolve();
-        Promise.resolve(apply).then(function () {
-          var active = {};
-          active["sliders[" + index + "].active"] = +input.value;
-          return window.Plotly.relayout(gd, active);
-        });
+        input.__bookPending = (input.__bookPending || 0) + 1;
+        Promise.resolve(apply)
+          .then(function () {
+            var active = {};
+            active["sliders[" + index + "].active"] = chosen;
+            return window.Plotly.relayout(gd, active);
+          })
+          .then(done, done);
+        function done() {
+          input.__bookPending -= 1;
+          sync();
+        }
       });
       box.appendChild(input);
       return input;
@@ -310,7 +332,7 @@
       inputs.forEach(function (input, index) {
         var slider = current[index] || {};
         var active = slider.active || 0;
-        if (+input.value !== active) input.value = String(active);
+        if (!input.__bookPending && +input.value !== active) input.value = String(active);
         var label = slider.steps && slider.steps[active] ? slider.steps[active].label : "";
         input.setAttribute("aria-valuetext", String(label));
         input.disabled = slider.visible === false;

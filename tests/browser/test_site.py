@@ -142,3 +142,31 @@ def test_search_finds_attention(probe, site_url):
 def test_pages_are_discovered_from_the_site():
     pages = built_pages()
     assert "book/intro.html" in pages and "book/sliders.html" in pages
+
+
+def test_plotly_sliders_work_from_the_keyboard(probe, site_url):
+    """Clicking a plotly slider focuses its keyboard twin (book/_static/plotly-narrow.js); the
+    arrow keys then move the slider and change what the figure draws."""
+    page = _open(probe, site_url, "book/sliders.html")
+    figure = page.locator(".plotly-graph-div").first
+    figure.scroll_into_view_if_needed()
+    rail = figure.locator(".slider-rail-touch-rect").first
+    box = rail.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 3, box["y"] + box["height"] / 2)  # the first step
+    page.wait_for_timeout(300)
+    focused = page.evaluate("() => document.activeElement.type + ':' + document.activeElement"
+                            ".getAttribute('aria-label')")  # fmt: skip
+    assert focused.startswith("range:"), focused
+    before = figure.evaluate(PLOTLY_STATE)
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "el => (el.layout.sliders[0].active || 0) === 1", arg=figure.element_handle()
+    )
+    assert figure.evaluate(PLOTLY_STATE) != before, "ArrowRight changed nothing"
+    page.keyboard.press("End")
+    steps = figure.evaluate("el => el.layout.sliders[0].steps.length")
+    page.wait_for_function(
+        "([el, last]) => el.layout.sliders[0].active === last",
+        arg=[figure.element_handle(), steps - 1],
+    )
