@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from types import SimpleNamespace
 
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 import minitransformer as mt
 from minitransformer import viz
 from minitransformer.tokens import Vocab
+from minitransformer.viz._style import figure_description
 
 KOREAN = ["어제", "카페", "갔었어", "거기", "사람", "많더라"]
 
@@ -343,3 +345,17 @@ def test_show_source_is_the_installed_source():
     assert viz.show_source(mt.scaled_dot_product_attention).kind == "function"
     with pytest.raises(TypeError, match="show_source takes"):
         viz.show_source(len)
+
+
+def test_figure_png_carries_what_the_figure_shows(book_style):
+    """The PNG's Description (the book's build makes it the image's alt text) names the
+    figure's title and each panel's axes."""
+    from PIL import Image
+
+    fig = viz.attention_heatmap(_weights(2, 2), ["카페", "b"], ["x", "y"], title="one head")
+    description = figure_description(fig)
+    assert description == "Figure: one head. Axes: x key (S), y query (T)."
+    with Image.open(io.BytesIO(viz.figure_png(fig))) as image:
+        assert image.info["Description"] == description
+    curves = viz.training_curves({"step": [0, 1], "train_loss": [2.0, 1.0], "val_acc": [0, 1]})
+    assert "Panel 1: x step, y loss." in figure_description(curves)
