@@ -209,27 +209,33 @@ def test_slider_heatmap_round_trips_any_states(n_states, T, S, seed):
 def test_positional_explorer_sliders_restyle_every_d_model():
     d_models = (8, 16)
     fig = viz.positional_explorer(d_models, length=12, position=3, dimension=10)
-    assert len(fig.data) == 3 * len(d_models)
-    d_slider, pos_slider, *dim_sliders = fig.layout.sliders
+    assert len(fig.data) == 3
+    d_slider, *rest = fig.layout.sliders
+    pos_sliders, dim_sliders = rest[:2], rest[2:]
     assert [s.label for s in d_slider.steps] == ["8", "16"]
-    assert d_slider.steps[0].args[0]["visible"] == [True] * 3 + [False] * 3
-    # the D step shows its own dimension slider only
-    assert d_slider.steps[0].args[1] == {"sliders[2].visible": True, "sliders[3].visible": False}
-    assert len(pos_slider.steps) == 12
+    tables = {d: mt.sinusoidal_encoding(12, d).numpy() for d in d_models}
+    data, layout, traces = d_slider.steps[0].args
+    assert list(traces) == [0, 1, 2]
+    np.testing.assert_allclose(data["z"][0], tables[8], atol=1e-4)
+    np.testing.assert_allclose(data["y"][1], tables[8][3], atol=1e-4)
+    np.testing.assert_allclose(data["y"][2], tables[8][:, 7], atol=1e-4)  # 10 clipped to 7
+    # the D step shows its own position and dimension sliders only, at their start steps
+    assert layout == {
+        "sliders[1].visible": True, "sliders[2].visible": False,
+        "sliders[3].visible": True, "sliders[4].visible": False,
+        "sliders[1].active": 3, "sliders[3].active": 7,
+    }  # fmt: skip
+    assert [s.visible for s in pos_sliders + dim_sliders] == [False, True, False, True]
     # one dimension slider per D, with exactly D steps: no step draws an empty panel
     assert [len(s.steps) for s in dim_sliders] == list(d_models)
-    assert [s.visible for s in dim_sliders] == [False, True]
-    assert [s.active for s in dim_sliders] == [7, 10]  # dimension 10 clipped to D - 1 = 7
-    tables = {d: mt.sinusoidal_encoding(12, d).numpy() for d in d_models}
-    ys = pos_slider.steps[5].args[0]["y"]
-    for y, d in zip(ys, d_models, strict=True):
-        np.testing.assert_allclose(y, tables[d][5], atol=1e-4)
-    assert list(pos_slider.steps[5].args[1]) == [1, 4]
-    for k, (slider, d) in enumerate(zip(dim_sliders, d_models, strict=True)):
-        for i, step in enumerate(slider.steps):
-            assert list(step.args[1]) == [3 * k + 2]
-            (y,) = step.args[0]["y"]
-            np.testing.assert_allclose(y, tables[d][:, i], atol=1e-4)
+    assert [s.active for s in dim_sliders] == [7, 10]
+    for d, pos_slider, dim_slider in zip(d_models, pos_sliders, dim_sliders, strict=True):
+        assert len(pos_slider.steps) == 12
+        np.testing.assert_allclose(pos_slider.steps[5].args[0]["y"][0], tables[d][5], atol=1e-4)
+        assert list(pos_slider.steps[5].args[1]) == [1]
+        for i, step in enumerate(dim_slider.steps):
+            assert list(step.args[1]) == [2]
+            np.testing.assert_allclose(step.args[0]["y"][0], tables[d][:, i], atol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -240,6 +240,7 @@ def markdown_tokens(source: Path) -> dict[str, int]:
         text = source.read_text(encoding="utf-8")
     text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
     text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)  # fenced code is not prose
+    text = re.sub(r"\{[\w:-]+\}`[^`]*<[^`]*>`", "", text)  # a role's target: {ref}`x <y>`
     counts: dict[str, int] = {}
     for match in ANGLE_TOKEN.finditer(text):
         if match.group(1).lower() not in HTML_TAGS:

