@@ -299,6 +299,10 @@ def audit_page(context, site_url: str, page_path: str, width: str) -> dict:
             page.wait_for_function(
                 "mode => document.documentElement.dataset.theme === mode", arg=theme
             )
+            # The theme fades its colours in (CSS transitions): audit the colours it ends at.
+            page.wait_for_function(
+                "() => document.getAnimations().every(a => a.playState !== 'running')"
+            )
             page.wait_for_timeout(100)
             report["axe_rules"], report["axe"][theme] = _axe(page)
             shot = SCREENSHOTS / f"{name}.{width}.{theme}.jpg"
