@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from types import SimpleNamespace
 
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 import minitransformer as mt
 from minitransformer import viz
 from minitransformer.tokens import Vocab
+from minitransformer.viz._style import figure_description
 
 KOREAN = ["어제", "카페", "갔었어", "거기", "사람", "많더라"]
 
@@ -84,7 +86,8 @@ def test_missing_glyph_is_an_error_after_setup(book_style):
 
 
 def test_setup_makes_the_bundled_hangul_font_the_default(book_style):
-    assert matplotlib.rcParams["font.family"][0] == viz.HANGUL_FONT
+    # DejaVu Sans draws Latin text and maths signs (its square root is whole), NanumGothic Hangul
+    assert matplotlib.rcParams["font.family"] == ["DejaVu Sans", viz.HANGUL_FONT]
     assert viz.HANGUL_FONT in {f.name for f in matplotlib.font_manager.fontManager.ttflist}
 
 
@@ -205,20 +208,34 @@ def test_slider_heatmap_round_trips_any_states(n_states, T, S, seed):
 
 def test_positional_explorer_sliders_restyle_every_d_model():
     d_models = (8, 16)
-    fig = viz.positional_explorer(d_models, length=12, position=3, dimension=1)
-    assert len(fig.data) == 3 * len(d_models)
-    d_slider, pos_slider, dim_slider = fig.layout.sliders
+    fig = viz.positional_explorer(d_models, length=12, position=3, dimension=10)
+    assert len(fig.data) == 3
+    d_slider, *rest = fig.layout.sliders
+    pos_sliders, dim_sliders = rest[:2], rest[2:]
     assert [s.label for s in d_slider.steps] == ["8", "16"]
-    assert d_slider.steps[0].args[0]["visible"] == [True] * 3 + [False] * 3
-    assert len(pos_slider.steps) == 12 and len(dim_slider.steps) == 16
     tables = {d: mt.sinusoidal_encoding(12, d).numpy() for d in d_models}
-    ys = pos_slider.steps[5].args[0]["y"]
-    for y, d in zip(ys, d_models, strict=True):
-        np.testing.assert_allclose(y, tables[d][5], atol=1e-4)
-    assert list(pos_slider.steps[5].args[1]) == [1, 4]
-    ys = dim_slider.steps[10].args[0]["y"]
-    assert ys[0] == []  # D = 8 has no dimension 10
-    np.testing.assert_allclose(ys[1], tables[16][:, 10], atol=1e-4)
+    data, layout, traces = d_slider.steps[0].args
+    assert list(traces) == [0, 1, 2]
+    np.testing.assert_allclose(data["z"][0], tables[8], atol=1e-4)
+    np.testing.assert_allclose(data["y"][1], tables[8][3], atol=1e-4)
+    np.testing.assert_allclose(data["y"][2], tables[8][:, 7], atol=1e-4)  # 10 clipped to 7
+    # the D step shows its own position and dimension sliders only, at their start steps
+    assert layout == {
+        "sliders[1].visible": True, "sliders[2].visible": False,
+        "sliders[3].visible": True, "sliders[4].visible": False,
+        "sliders[1].active": 3, "sliders[3].active": 7,
+    }  # fmt: skip
+    assert [s.visible for s in pos_sliders + dim_sliders] == [False, True, False, True]
+    # one dimension slider per D, with exactly D steps: no step draws an empty panel
+    assert [len(s.steps) for s in dim_sliders] == list(d_models)
+    assert [s.active for s in dim_sliders] == [7, 10]
+    for d, pos_slider, dim_slider in zip(d_models, pos_sliders, dim_sliders, strict=True):
+        assert len(pos_slider.steps) == 12
+        np.testing.assert_allclose(pos_slider.steps[5].args[0]["y"][0], tables[d][5], atol=1e-4)
+        assert list(pos_slider.steps[5].args[1]) == [1]
+        for i, step in enumerate(dim_slider.steps):
+            assert list(step.args[1]) == [2]
+            np.testing.assert_allclose(step.args[0]["y"][0], tables[d][:, i], atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -338,3 +355,17 @@ def test_show_source_is_the_installed_source():
     assert viz.show_source(mt.scaled_dot_product_attention).kind == "function"
     with pytest.raises(TypeError, match="show_source takes"):
         viz.show_source(len)
+
+
+def test_figure_png_carries_what_the_figure_shows(book_style):
+    """The PNG's Description (the book's build makes it the image's alt text) names the
+    figure's title and each panel's axes."""
+    from PIL import Image
+
+    fig = viz.attention_heatmap(_weights(2, 2), ["카페", "b"], ["x", "y"], title="one head")
+    description = figure_description(fig)
+    assert description == "Figure: one head. Axes: x key (S), y query (T)."
+    with Image.open(io.BytesIO(viz.figure_png(fig))) as image:
+        assert image.info["Description"] == description
+    curves = viz.training_curves({"step": [0, 1], "train_loss": [2.0, 1.0], "val_acc": [0, 1]})
+    assert "Panel 1: x step, y loss." in figure_description(curves)

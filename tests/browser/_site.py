@@ -24,6 +24,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The two screens every page is audited on, and the two colour themes.
+WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+THEMES = ("light", "dark")
+
+
+def source_of(page: str) -> Path | None:
+    """The notebook or Markdown file a page was built from (None for index, search...)."""
+    for suffix in (".ipynb", ".md"):
+        path = (ROOT / page).with_suffix(suffix)
+        if path.exists():
+            return path
+    return None
+
+
 def built_pages() -> list[str]:
     """Every HTML page of the built site, as paths relative to _build/html."""
     if not (SITE / "index.html").exists():
@@ -34,6 +48,15 @@ def built_pages() -> list[str]:
         if relative.parts[0] not in SKIP_DIRS:
             pages.append(relative.as_posix())
     return pages
+
+
+def content_pages() -> list[str]:
+    """Pages a reader reads: every built page except redirects (index.html)."""
+    return [
+        page
+        for page in built_pages()
+        if 'http-equiv="refresh"' not in (SITE / page).read_text(encoding="utf-8")[:2000].lower()
+    ]
 
 
 def notebook_pages() -> set[str]:

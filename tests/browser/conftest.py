@@ -18,13 +18,28 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from browser._site import CHROMIUM_ARGS, SITE, built_pages
+from browser._site import (
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    SITE,
+    THEMES,
+    WIDTHS,
+    built_pages,
+    content_pages,
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "page_path" in metafunc.fixturenames:
         pages = built_pages() or ["(site not built: run `make book`)"]
         metafunc.parametrize("page_path", pages, ids=pages)
+    if "content_page" in metafunc.fixturenames:
+        pages = content_pages() or ["(site not built: run `make book`)"]
+        metafunc.parametrize("content_page", pages, ids=pages)
+    if "width" in metafunc.fixturenames:
+        metafunc.parametrize("width", list(WIDTHS))
+    if "theme" in metafunc.fixturenames:
+        metafunc.parametrize("theme", THEMES)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -83,9 +98,8 @@ class PageProbe:
             self.errors.append(f"console: {message.text}")
 
 
-@pytest.fixture(scope="session")
-def context(browser, site_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def _offline_context(browser, viewport: dict):
+    context = browser.new_context(viewport=viewport)
     blocked: list[str] = []
 
     def route(route_, request) -> None:
@@ -98,6 +112,12 @@ def context(browser, site_url):
 
     context.route("**/*", route)
     context.blocked_requests = blocked
+    return context
+
+
+@pytest.fixture(scope="session")
+def context(browser, site_url):
+    context = _offline_context(browser, WIDTHS["desktop"])
     yield context
     context.close()
 
@@ -109,3 +129,50 @@ def probe(context) -> Iterator[PageProbe]:
     probe.blocked = context.blocked_requests
     yield probe
     probe.page.close()
+
+
+# --- one audit per page and width: axe in both themes, layout, screenshots --------------------
+
+from browser import _audit  # noqa: E402  (the audit's scripts; imported after the fixtures)
+
+AUDITS: dict[tuple[str, str], dict] = {}  # (page, width) -> what audit_page found
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """axe's moderate and minor findings: listed (and written beside the screenshots)."""
+    lines = []
+    for (page, width), report in sorted(AUDITS.items()):
+        for theme, violations in report.get("axe", {}).items():
+            for v in violations:
+                if v["impact"] not in _audit.BLOCKING_IMPACTS:
+                    lines.append(f"{page} {width} {theme}: {v['id']} ({v['impact']}, "
+                                 f"{v['count']}x) {v['targets'][:2]}")  # fmt: skip
+    if not AUDITS:
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "axe-moderate.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    terminalreporter.section("axe-core: moderate and minor findings (not failures)")
+    terminalreporter.write_line("\n".join(lines) if lines else "none")
+
+
+@pytest.fixture(scope="session")
+def audit(browser, site_url):
+    """``audit(page_path, width)``: the page loaded once at that width, everything measured.
+
+    One load per page and width; the theme is switched in place (light, then dark), axe-core
+    runs in each, and a screenshot of each is written to _build/screenshots/. The results are
+    kept, so the a11y and layout tests that read them cost nothing more.
+    """
+    contexts = {name: _offline_context(browser, viewport) for name, viewport in WIDTHS.items()}
+    results = AUDITS
+
+    def run(page_path: str, width: str) -> dict:
+        key = (page_path, width)
+        if key not in results:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            results[key] = _audit.audit_page(contexts[width], site_url, page_path, width)
+        return results[key]
+
+    yield run
+    for context in contexts.values():
+        context.close()

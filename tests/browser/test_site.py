@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from browser._site import SCREENSHOTS, book_config, built_pages, notebook_pages
+from browser._site import book_config, built_pages, notebook_pages
 
 pytestmark = pytest.mark.browser
 NOTEBOOK_PAGES = notebook_pages()
@@ -51,8 +51,8 @@ def _check_plotly(page, page_path: str) -> int:
                 traces: (el.data || []).length,
                 drawn: el.querySelectorAll('.main-svg').length > 0 && !!el._fullLayout,
                 marks: el.querySelectorAll('g.trace, .heatmaplayer image, .hm image').length,
-                sliders: (el.layout && el.layout.sliders || []).map(s => [s.steps.length,
-                                                                       s.active || 0]),
+                sliders: (el.layout && el.layout.sliders || []).filter(s => s.visible !== false)
+                    .map(s => [s.steps.length, s.active || 0]),
             })"""
         )
         where = f"{page_path} plotly figure {index}"
@@ -77,7 +77,9 @@ def _check_plotly(page, page_path: str) -> int:
 
 
 def test_every_page(probe, site_url, page_path):
-    """Loads offline; no console errors; launch menu; plotly drawn, sliders alive; screenshots."""
+    """Loads offline; no console errors; launch menu; plotly drawn, sliders alive.
+
+    (Screenshots of every page at both widths in both themes: test_layout.py.)"""
     page = _open(probe, site_url, page_path)
     assert page.locator("body").inner_text().strip(), f"{page_path} is empty"
     if page_path in NOTEBOOK_PAGES:
@@ -90,20 +92,6 @@ def test_every_page(probe, site_url, page_path):
     assert state.count() == 0, f"{page_path} embeds dead ipywidgets state"
     for note in page.locator(".live-only-note").all():
         assert note.is_visible() and "needs a running Python kernel" in note.inner_text()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    name = page_path.replace("/", "__").removesuffix(".html")
-    # Top of the page, nothing focused: no sticky header or skip link stamped mid-screenshot.
-    page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
-    for mode in ("light", "dark"):
-        page.emulate_media(color_scheme=mode)
-        if page.locator(".theme-switch-button").count():  # index.html is only a redirect
-            # The theme follows the system setting ("auto"); wait until it has switched.
-            page.wait_for_function(
-                "mode => document.documentElement.dataset.theme === mode", arg=mode, timeout=5000
-            )
-        page.wait_for_timeout(100)
-        path = SCREENSHOTS / f"{name}.{mode}.jpg"  # JPEG: a third faster than PNG here
-        page.screenshot(path=str(path), full_page=True, type="jpeg", quality=80)
     assert not probe.blocked, f"{page_path} needs the network: {probe.blocked}"
     assert not _unexpected(probe.errors), f"{page_path} console errors: {probe.errors}"
 
@@ -154,3 +142,31 @@ def test_search_finds_attention(probe, site_url):
 def test_pages_are_discovered_from_the_site():
     pages = built_pages()
     assert "book/intro.html" in pages and "book/sliders.html" in pages
+
+
+def test_plotly_sliders_work_from_the_keyboard(probe, site_url):
+    """Clicking a plotly slider focuses its keyboard twin (book/_static/plotly-narrow.js); the
+    arrow keys then move the slider and change what the figure draws."""
+    page = _open(probe, site_url, "book/sliders.html")
+    figure = page.locator(".plotly-graph-div").first
+    figure.scroll_into_view_if_needed()
+    rail = figure.locator(".slider-rail-touch-rect").first
+    box = rail.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 3, box["y"] + box["height"] / 2)  # the first step
+    page.wait_for_timeout(300)
+    focused = page.evaluate("() => document.activeElement.type + ':' + document.activeElement"
+                            ".getAttribute('aria-label')")  # fmt: skip
+    assert focused.startswith("range:"), focused
+    before = figure.evaluate(PLOTLY_STATE)
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "el => (el.layout.sliders[0].active || 0) === 1", arg=figure.element_handle()
+    )
+    assert figure.evaluate(PLOTLY_STATE) != before, "ArrowRight changed nothing"
+    page.keyboard.press("End")
+    steps = figure.evaluate("el => el.layout.sliders[0].steps.length")
+    page.wait_for_function(
+        "([el, last]) => el.layout.sliders[0].active === last",
+        arg=[figure.element_handle(), steps - 1],
+    )

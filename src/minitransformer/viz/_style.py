@@ -15,7 +15,10 @@ from matplotlib.figure import Figure
 
 # NanumGothic arrives with `pip install koreanize-matplotlib`: no system font is needed.
 HANGUL_FONT = "NanumGothic"
-MPL_FONT_FAMILY = [HANGUL_FONT, "DejaVu Sans"]
+# DejaVu Sans first: its maths signs (the square root of "softmax(QK^T/√Dh)", ×, −) are drawn
+# properly, NanumGothic's √ is a cramped glyph with a broken bar. matplotlib takes every glyph
+# DejaVu Sans lacks (Hangul) from the next family in the list.
+MPL_FONT_FAMILY = ["DejaVu Sans", HANGUL_FONT]
 # Plotly text is drawn by the reader's browser: name fonts most systems have, Korean ones first.
 PLOTLY_FONT_FAMILY = (
     '"Noto Sans KR", "Noto Sans CJK KR", "NanumGothic", "Nanum Gothic", "Malgun Gothic", '
@@ -75,9 +78,37 @@ def finish(fig: Figure) -> Figure:
     return fig
 
 
+def figure_description(fig: Figure) -> str:
+    """What a figure shows, from its own words: titles, then each panel's axis labels.
+
+    ``"Figure: attention weights. Panel 1: x key (S), y query (T)."`` The PNG carries it as
+    its ``Description``; the book's build turns it into the image's alt text.
+    """
+
+    def clean(text: str) -> str:
+        return " ".join(text.replace("$", "").split())
+
+    parts: list[str] = []
+    titles = [fig.get_suptitle()] if hasattr(fig, "get_suptitle") else []
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    titles += [ax.get_title(loc) for ax in axes for loc in ("left", "center", "right")]
+    titles = list(dict.fromkeys(clean(t) for t in titles if clean(t)))
+    if titles:
+        parts.append("Figure: " + "; ".join(titles) + ".")
+    for index, ax in enumerate(axes, start=1):
+        labels = [f"{axis} {clean(label)}" for axis, label in
+                  (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if clean(label)]  # fmt: skip
+        if labels:
+            where = f"Panel {index}: " if len(axes) > 1 else "Axes: "
+            parts.append(where + ", ".join(labels) + ".")
+    return " ".join(parts)
+
+
 def figure_png(fig: Figure, dpi: int = PNG_DPI) -> bytes:
+    """The figure as PNG bytes, with :func:`figure_description` as its ``Description``."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    metadata = {"Description": figure_description(fig) or None}
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white", metadata=metadata)
     return buffer.getvalue()
 
 
@@ -99,6 +130,11 @@ def _plotly_template():
     template.layout.font = dict(family=PLOTLY_FONT_FAMILY, size=13, color="#222222")
     template.layout.paper_bgcolor = "white"
     template.layout.plot_bgcolor = "white"
+    # Tick labels and axis titles get the room they need (long token labels, narrow screens:
+    # book/_static/plotly-narrow.js shrinks fonts and margins below 640 px).
+    template.layout.xaxis.automargin = True
+    template.layout.yaxis.automargin = True
+    template.layout.title.automargin = True
     template.layout.colorway = [
         "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
     ]  # fmt: skip
@@ -113,7 +149,8 @@ def setup(seed: int = 0, *, threads: int = 1) -> None:
       is as fast as several and never fights other work for the cores, and the same thread
       count gives the same floating-point sums, so a chapter prints the same numbers on every
       machine;
-    - registers the bundled Hangul font (NanumGothic) and makes it matplotlib's default font;
+    - registers the bundled Hangul font (NanumGothic) and makes it matplotlib's font for every
+      glyph DejaVu Sans lacks (Hangul), so Latin text and maths signs keep DejaVu's shapes;
     - turns matplotlib's "Glyph ... missing" warning into an error, so a figure that would
       draw boxes instead of Hangul fails the cell (and the book build);
     - sets the book's plot defaults: matplotlib rcParams (font, colour map, dpi) and a plotly
@@ -128,8 +165,8 @@ def setup(seed: int = 0, *, threads: int = 1) -> None:
     hangul = register_hangul_font()
     matplotlib.rcParams.update(
         {
-            "font.family": [hangul, *MPL_FONT_FAMILY[1:]],
-            "axes.unicode_minus": False,  # NanumGothic has no U+2212 minus sign
+            "font.family": [MPL_FONT_FAMILY[0], hangul],
+            "mathtext.fontset": "dejavusans",  # $...$ in labels matches the text font
             "image.cmap": PROBABILITY_CMAP,
             "figure.dpi": PNG_DPI,
             "savefig.dpi": PNG_DPI,

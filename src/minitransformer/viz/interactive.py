@@ -148,12 +148,14 @@ def positional_explorer(
     dimension: int = 0,
     title: str = "Sinusoidal positional encoding",
 ) -> go.Figure:
-    """Three sliders over precomputed encodings: D (d_model), position and dimension.
+    """Sliders over precomputed encodings: D (d_model), position and dimension.
 
     Top: the encoding matrix PE (positions x dimensions) for the chosen D. Bottom left: the vector
     PE(pos, :) that is added to the embedding at the chosen position. Bottom right: PE(:, i), one
     dimension over every position (even i: sine, odd i: cosine; low i turn fast, high i slow).
-    Each D has its own three traces; the D slider shows one set, the others restyle all sets.
+    Each D has its own position slider and its own dimension slider with D steps (so every step
+    of every slider draws data); the D slider redraws the three panels for its D at the start
+    ``position`` and ``dimension`` (clipped to D - 1) and shows that D's two sliders.
     """
     from minitransformer.positional import sinusoidal_encoding
 
@@ -174,55 +176,71 @@ def positional_explorer(
     )  # fmt: skip
 
     def column(table: np.ndarray, i: int) -> list:
-        return _rounded(table[:, i]) if i < table.shape[1] else []
+        return _rounded(table[:, i])
 
-    first = d_models[-1]
-    for d in d_models:
-        table, visible = tables[d], d == first
-        fig.add_trace(
-            go.Heatmap(z=_rounded(table), zmin=-1, zmax=1, colorscale="RdBu_r", visible=visible,
-                       colorbar=dict(thickness=12, y=1.0, yanchor="top", len=0.5), name=f"D={d}",
-                       hovertemplate="pos %{y}, i %{x}: %{z:.3f}<extra></extra>"),
-            row=1, col=1,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=list(range(d)), y=_rounded(table[position]), mode="lines+markers",
-                       marker=dict(size=4), visible=visible, name=f"PE(pos, :) D={d}"),
-            row=2, col=1,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=list(range(length)), y=column(table, dimension), mode="lines",
-                       visible=visible, name=f"PE(:, i) D={d}"),
-            row=2, col=2,
-        )  # fmt: skip
+    # Three traces show the chosen D. Each D has its own position and dimension sliders (D
+    # steps for the dimension: every step of every slider draws data); the D slider redraws the
+    # traces for its D at the start position and dimension and shows that D's two sliders.
+    # (Changing trace visibility and slider visibility in one plotly "update" fails in plotly.js,
+    # so the traces stay visible and only their data change.)
     n = len(d_models)
-    row_ids, col_ids = list(range(1, 3 * n, 3)), list(range(2, 3 * n, 3))
-    d_steps = [
-        dict(method="restyle", label=str(d),
-             args=[{"visible": [d == other for other in d_models for _ in range(3)]}])
-        for d in d_models
-    ]  # fmt: skip
-    pos_steps = [
-        dict(method="restyle", label=str(p),
-             args=[{"y": [_rounded(tables[d][p]) for d in d_models]}, row_ids])
-        for p in range(length)
-    ]  # fmt: skip
-    dim_steps = [
-        dict(method="restyle", label=str(i),
-             args=[{"y": [column(tables[d], i) for d in d_models]}, col_ids])
-        for i in range(max_d)
-    ]  # fmt: skip
+    starts = {d: (position, min(dimension, d - 1)) for d in d_models}
+
+    last = d_models[-1]
+    fig.add_trace(
+        go.Heatmap(z=_rounded(tables[last]), zmin=-1, zmax=1, colorscale="RdBu_r",
+                   colorbar=dict(thickness=12, y=1.0, yanchor="top", len=0.5), name="PE",
+                   hovertemplate="pos %{y}, i %{x}: %{z:.3f}<extra></extra>"),
+        row=1, col=1,
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=list(range(last)), y=_rounded(tables[last][position]), mode="lines+markers",
+                   marker=dict(size=4), name="PE(pos, :)"),
+        row=2, col=1,
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=list(range(length)), y=column(tables[last], starts[last][1]), mode="lines",
+                   name="PE(:, i)"),
+        row=2, col=2,
+    )  # fmt: skip
+    pos_index = {d: 1 + k for k, d in enumerate(d_models)}
+    dim_index = {d: 1 + n + k for k, d in enumerate(d_models)}
+    d_steps = []
+    for d in d_models:
+        pos, dim = starts[d]
+        layout = {f"sliders[{pos_index[o]}].visible": o == d for o in d_models}
+        layout |= {f"sliders[{dim_index[o]}].visible": o == d for o in d_models}
+        layout |= {f"sliders[{pos_index[d]}].active": pos, f"sliders[{dim_index[d]}].active": dim}
+        data = {
+            "z": [_rounded(tables[d]), None, None],
+            "x": [list(range(d)), list(range(d)), list(range(length))],
+            "y": [list(range(length)), _rounded(tables[d][pos]), column(tables[d], dim)],
+        }
+        d_steps.append(dict(method="update", label=str(d), args=[data, layout, [0, 1, 2]]))
     hidden = dict(color="rgba(0,0,0,0)", size=8)  # too many steps to label: show the value
     slider = dict(x=0.0, len=1.0, yanchor="top", pad=dict(t=0, b=0), font=hidden, ticklen=3)
+    value_font = dict(color="#222222", size=13)
+    pos_sliders = [
+        dict(slider, active=starts[d][0], y=-0.24, visible=d == last,
+             currentvalue=dict(prefix="position pos: ", font=value_font),
+             steps=[dict(method="restyle", label=str(p),
+                         args=[{"y": [_rounded(tables[d][p])]}, [1]]) for p in range(length)])
+        for d in d_models
+    ]  # fmt: skip
+    dim_sliders = [
+        dict(slider, active=starts[d][1], y=-0.38, visible=d == last,
+             currentvalue=dict(prefix=f"dimension i (0 to {d - 1}): ", font=value_font),
+             steps=[dict(method="restyle", label=str(i),
+                         args=[{"y": [column(tables[d], i)]}, [2]]) for i in range(d)])
+        for d in d_models
+    ]  # fmt: skip
     fig.update_layout(
         showlegend=False,
         sliders=[
-            dict(slider, active=n - 1, steps=d_steps, y=-0.1,
-                 currentvalue=dict(prefix="D (d_model): ", font=dict(color="#222222", size=13))),
-            dict(slider, active=position, steps=pos_steps, y=-0.24,
-                 currentvalue=dict(prefix="position pos: ", font=dict(color="#222222", size=13))),
-            dict(slider, active=dimension, steps=dim_steps, y=-0.38,
-                 currentvalue=dict(prefix="dimension i: ", font=dict(color="#222222", size=13))),
+            dict(slider, active=n - 1, steps=d_steps, y=-0.1, font=dict(size=11),
+                 currentvalue=dict(prefix="D (d_model): ", font=value_font)),
+            *pos_sliders,
+            *dim_sliders,
         ],
     )  # fmt: skip
     fig.update_yaxes(autorange="reversed", title_text="position pos", row=1, col=1)
