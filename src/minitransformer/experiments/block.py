@@ -19,9 +19,10 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from minitransformer import torch_reference
 from minitransformer.attention import MultiHeadAttention
 from minitransformer.config import TransformerConfig
-from minitransformer.layers import DecoderLayer, EncoderLayer, FeedForward, ResidualLayerNorm
+from minitransformer.layers import DecoderLayer, EncoderLayer, FeedForward
 from minitransformer.model import Transformer
 
 # -- parameter counts ---------------------------------------------------------------------------
@@ -291,27 +292,6 @@ def warmup_runs(
 # -- torch.nn.Transformer with our weights --------------------------------------------------------
 
 
-def _copy_attention(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
-    """nn.MultiheadAttention packs W_Q, W_K, W_V into one (3D, D) in_proj_weight."""
-    theirs.in_proj_weight.copy_(torch.cat([ours.w_q.weight, ours.w_k.weight, ours.w_v.weight]))
-    theirs.in_proj_bias.copy_(torch.cat([ours.w_q.bias, ours.w_k.bias, ours.w_v.bias]))
-    theirs.out_proj.load_state_dict(ours.w_o.state_dict())
-
-
-def _copy_layer(ours: nn.Module, theirs: nn.Module) -> None:
-    attentions = [m for m in ours.children() if isinstance(m, MultiHeadAttention)]
-    torch_attentions = [theirs.self_attn] + (
-        [theirs.multihead_attn] if hasattr(theirs, "multihead_attn") else []
-    )
-    for mine, torchs in zip(attentions, torch_attentions, strict=True):
-        _copy_attention(mine, torchs)
-    theirs.linear1.load_state_dict(ours.feed_forward.linear1.state_dict())
-    theirs.linear2.load_state_dict(ours.feed_forward.linear2.state_dict())
-    blocks = [m for m in ours.children() if isinstance(m, ResidualLayerNorm)]
-    for k, block in enumerate(blocks, start=1):
-        getattr(theirs, f"norm{k}").load_state_dict(block.norm.state_dict())
-
-
 def torch_twin(model: Transformer, *, default_stacks: bool = False) -> nn.Transformer:
     """``torch.nn.Transformer`` holding ``model``'s layer weights, in eval mode.
 
@@ -322,57 +302,26 @@ def torch_twin(model: Transformer, *, default_stacks: bool = False) -> nn.Transf
     (freshly initialised) final LayerNorms. nn.Transformer has no embeddings or output
     projection: feed it the embedded inputs.
     """
+    if not default_stacks:
+        return torch_reference.torch_twin(model)
     c = model.config
-    if default_stacks:
-        twin = nn.Transformer(c.d_model, c.num_heads, c.num_layers, c.num_layers, c.d_ff, 0.0,
-                              batch_first=True, norm_first=c.norm_first,
-                              layer_norm_eps=c.layer_norm_eps)  # fmt: skip
-        twin.encoder.use_nested_tensor = False  # a padded-batch fast path; not what we compare
-        return _copy_stacks(model, twin.to(next(model.parameters()).dtype))
-    args = (c.d_model, c.num_heads, c.d_ff, 0.0)
-    kwargs = dict(batch_first=True, norm_first=c.norm_first, layer_norm_eps=c.layer_norm_eps)
-    final = (lambda: nn.LayerNorm(c.d_model, eps=c.layer_norm_eps)) if c.norm_first else None
-    encoder = nn.TransformerEncoder(
-        nn.TransformerEncoderLayer(*args, **kwargs), c.num_layers,
-        norm=final() if final else None, enable_nested_tensor=False,
-    )  # fmt: skip
-    decoder = nn.TransformerDecoder(
-        nn.TransformerDecoderLayer(*args, **kwargs), c.num_layers, norm=final() if final else None
-    )
-    twin = nn.Transformer(c.d_model, c.num_heads, custom_encoder=encoder, custom_decoder=decoder,
-                          batch_first=True, norm_first=c.norm_first)  # fmt: skip
-    return _copy_stacks(model, twin.to(next(model.parameters()).dtype))
-
-
-def _copy_stacks(model: Transformer, twin: nn.Transformer) -> nn.Transformer:
-    c = model.config
+    twin = nn.Transformer(c.d_model, c.num_heads, c.num_layers, c.num_layers, c.d_ff, 0.0,
+                          batch_first=True, norm_first=c.norm_first,
+                          layer_norm_eps=c.layer_norm_eps)  # fmt: skip
+    twin.encoder.use_nested_tensor = False  # a padded-batch fast path; not what we compare
+    twin = twin.to(next(model.parameters()).dtype)
     with torch.no_grad():
         for ours, theirs in zip(model.encoder.layers, twin.encoder.layers, strict=True):
-            _copy_layer(ours, theirs)
+            torch_reference.copy_layer(ours, theirs)
         for ours, theirs in zip(model.decoder.layers, twin.decoder.layers, strict=True):
-            _copy_layer(ours, theirs)
+            torch_reference.copy_layer(ours, theirs)
         if c.norm_first:
             twin.encoder.norm.load_state_dict(model.encoder.final_norm.state_dict())
             twin.decoder.norm.load_state_dict(model.decoder.final_norm.state_dict())
     return twin.eval()
 
 
-def twin_logits(model: Transformer, twin: nn.Transformer, source: Tensor, target: Tensor):
-    """Logits of ``twin`` on the same token ids: our embeddings and output projection around
-    nn.Transformer's stacks, with PyTorch's mask conventions (True = do NOT attend)."""
-    pad = model.config.pad_id
-    T = target.size(1)
-    look_ahead = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
-    with torch.no_grad():
-        core = twin(
-            model.source_positions(model.source_embedding(source)),
-            model.target_positions(model.target_embedding(target)),
-            tgt_mask=look_ahead,
-            src_key_padding_mask=source == pad,
-            tgt_key_padding_mask=target == pad,
-            memory_key_padding_mask=source == pad,
-        )
-        return model.output_projection(core)  # (B, T, V)
+twin_logits = torch_reference.twin_logits  # our embeddings and output projection around the twin
 
 
 # -- the block diagram --------------------------------------------------------------------------
