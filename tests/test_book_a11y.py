@@ -59,6 +59,8 @@ def test_fix_html_repairs_what_axe_reported(tmp_path):
         '<button class="btn search-button-field search-button__button pst-js-only" '
         'title="Search" aria-label="Search" data-bs-placement="bottom">'
         '<img alt="fig.png" src="fig.png" /><img alt="a real description" src="fig.png" />'
+        '<a class="reference internal" href="api/index.html">The package: <code>mt</code></a>'
+        '<details><summary><span class="toctree-toggle" role="presentation"><i></i></span>'
     )
     page.write_text(html, encoding="utf-8")
     assert book_a11y.fix_site(tmp_path) == 1
@@ -68,6 +70,7 @@ def test_fix_html_repairs_what_axe_reported(tmp_path):
     assert 'aria-label="Search Ctrl+K"' in fixed
     assert '<img alt="Figure: weights &lt;b&gt;." src="fig.png" />' in fixed
     assert '<img alt="a real description"' in fixed
+    assert '<summary aria-label="Pages under The package: mt"><span' in fixed  # summary-name
     assert book_a11y.fix_site(tmp_path) == 0  # idempotent
 
 

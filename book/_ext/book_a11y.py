@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from pybtex.plugin import register_plugin
@@ -70,7 +71,7 @@ register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
 
 # --- HTML corrections -------------------------------------------------------------------------
 # Each is (pattern, replacement, why). They are idempotent: a page already fixed is unchanged.
-_FIXES: list[tuple[re.Pattern[str], str, str]] = [
+_FIXES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], str]] = [
     (
         # docutils writes <div role="list" class="citation-list"> around entries with
         # role="doc-biblioentry", a role ARIA 1.2 deprecates and that "list" does not accept as
@@ -89,6 +90,17 @@ _FIXES: list[tuple[re.Pattern[str], str, str]] = [
         "label-content-name-mismatch",
     ),
     (
+        # A sidebar entry with pages under it (chapter 8 and its section 8.1, the package's
+        # modules) gets a <details> toggle whose <summary> holds only an icon (axe:
+        # summary-name). It is named after the entry it opens.
+        re.compile(
+            r'(<a class="reference internal" href="[^"]*">((?:(?!</a>).)*)</a><details>)<summary>'
+            r'(<span class="toctree-toggle" role="presentation">)'
+        ),
+        lambda m: f'{m[1]}<summary aria-label="Pages under {_plain(m[2])}">{m[3]}',
+        "summary-name",
+    ),
+    (
         # The search button is named "Search" but shows "Search Ctrl+K"
         # (label-content-name-mismatch): its name now says all it shows, shortcut included.
         re.compile(
@@ -102,6 +114,14 @@ _FIXES: list[tuple[re.Pattern[str], str, str]] = [
 
 
 _IMG = re.compile(r"<img\b[^>]*>")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _plain(markup: str) -> str:
+    """The text of an HTML fragment, for an attribute value."""
+    return html.escape(html.unescape(_TAG.sub("", markup)), quote=True)
+
+
 _ATTR = re.compile(r'\s(alt|src)="([^"]*)"')
 
 
