@@ -60,7 +60,8 @@ def test_fix_html_repairs_what_axe_reported(tmp_path):
         'title="Search" aria-label="Search" data-bs-placement="bottom">'
         '<img alt="fig.png" src="fig.png" /><img alt="a real description" src="fig.png" />'
         '<a class="reference internal" href="api/index.html">The package: <code>mt</code></a>'
-        '<details><summary><span class="toctree-toggle" role="presentation"><i></i></span>'
+        '<details open="open"><summary><span class="toctree-toggle" role="presentation">'
+        "<i></i></span>"
     )
     page.write_text(html, encoding="utf-8")
     assert book_a11y.fix_site(tmp_path) == 1

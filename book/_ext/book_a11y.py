@@ -94,7 +94,8 @@ _FIXES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], str]] 
         # modules) gets a <details> toggle whose <summary> holds only an icon (axe:
         # summary-name). It is named after the entry it opens.
         re.compile(
-            r'(<a class="reference internal" href="[^"]*">((?:(?!</a>).)*)</a><details>)<summary>'
+            r'(<a class="reference internal" href="[^"]*">((?:(?!</a>).)*)</a>'
+            r"<details[^>]*>)<summary>"
             r'(<span class="toctree-toggle" role="presentation">)'
         ),
         lambda m: f'{m[1]}<summary aria-label="Pages under {_plain(m[2])}">{m[3]}',
