@@ -11,12 +11,8 @@ from browser._site import book_config, built_pages, notebook_pages
 pytestmark = pytest.mark.browser
 NOTEBOOK_PAGES = notebook_pages()
 
-# Console errors that are not ours, each with the reason it is allowed.
-ALLOWED_CONSOLE_ERRORS = {
-    # sphinx-thebe 0.3.1 writes its inline configuration script twice on notebook pages; the
-    # second copy fails to redeclare a `const`. Harmless: the first copy already set it.
-    r"Identifier 'THEBE_JS_URL' has already been declared": "sphinx-thebe 0.3.1 duplicate",
-}
+# Console errors that are not ours, each with the reason it is allowed (none at present).
+ALLOWED_CONSOLE_ERRORS = {}
 
 PLOTLY_STATE = """(el) => JSON.stringify([
     el.data.map(t => [t.z, t.y, t.visible]),
