@@ -59,7 +59,7 @@ def test_fix_html_repairs_what_axe_reported(tmp_path):
         '<button class="btn search-button-field search-button__button pst-js-only" '
         'title="Search" aria-label="Search" data-bs-placement="bottom">'
         '<img alt="fig.png" src="fig.png" /><img alt="a real description" src="fig.png" />'
-        '<a class="reference internal" href="api/index.html">The package: <code>mt</code></a>'
+        '<a class="current reference internal" href="#">The package: <code>mt</code></a>'
         '<details open="open"><summary><span class="toctree-toggle" role="presentation">'
         "<i></i></span>"
     )

@@ -94,7 +94,7 @@ _FIXES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], str]] 
         # modules) gets a <details> toggle whose <summary> holds only an icon (axe:
         # summary-name). It is named after the entry it opens.
         re.compile(
-            r'(<a class="reference internal" href="[^"]*">((?:(?!</a>).)*)</a>'
+            r'(<a class="(?:current )?reference internal" href="[^"]*">((?:(?!</a>).)*)</a>'
             r"<details[^>]*>)<summary>"
             r'(<span class="toctree-toggle" role="presentation">)'
         ),
