@@ -62,7 +62,7 @@ SHOWN: list[tuple[str, tuple[str, ...]]] = [
     ("minitransformer.training.label_smoothed_cross_entropy", (CH9,)),
     ("minitransformer.training.noam_lr", (CH9,)),
     ("minitransformer.training.train_step", (CH9,)),  # the one training step of `train`
-    ("minitransformer.decoding.greedy_decode", (CH10,)),
+    ("minitransformer.decoding.trace_greedy", (CH10,)),  # the greedy loop, step by step
     ("minitransformer.decoding.beam_search", (CH10,)),
 ]
 
