@@ -73,7 +73,9 @@ def test_figures_and_widget() -> None:
     totals = plot.data[-1].y
     assert totals[-1] == pytest.approx(63.08, abs=0.01)
     table = block.html_table([{"model": "<base>", "D": 512}])
-    assert "<th>model</th>" in table and "&lt;base&gt;" in table
+    assert '<th scope="col">model</th>' in table  # every cell has a column header
+    assert '<th scope="row">&lt;base&gt;</th><td>512</td>' in table  # and a row header
+    assert '<th scope="col">setting</th>' in block.html_table([{"": "D", "base": 512}])
     widget = block.live_parameter_counter()
     html = widget.children[-1].value
     assert "63,082,496" in html and "equal" in html

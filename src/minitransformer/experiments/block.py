@@ -388,14 +388,20 @@ def _box(y: float, height: float, colour: str):
 # -- the parameter counter: a static slider figure and a live widget ------------------------------
 
 
-def html_table(rows: list[dict]) -> str:
-    """A plain HTML table of dicts with the same keys (the book has no pandas)."""
+def html_table(rows: list[dict], *, corner: str = "setting") -> str:
+    """A plain HTML table of dicts with the same keys (the book has no pandas). The first
+    column holds each row's name as a row header; a blank first key is named ``corner``."""
     import html
 
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows[0])
+    def text(value: object) -> str:
+        return html.escape(str(value))
+
+    head = "".join(f'<th scope="col">{text(key or corner)}</th>' for key in rows[0])
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
-        for row in rows
+        f'<tr><th scope="row">{text(name)}</th>'
+        + "".join(f"<td>{text(value)}</td>" for value in values)
+        + "</tr>"
+        for name, *values in (list(row.values()) for row in rows)
     )
     return f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
