@@ -350,9 +350,25 @@
     gd.__bookKeys = inputs;
   }
 
+  // A figure with no title of its own is named for screen readers after what its axes show
+  // (as viz.figure_png describes a matplotlib figure); its caption in the text says the rest.
+  function describe(gd) {
+    if (gd.getAttribute("aria-label") || !gd.layout) return;
+    var title = gd.layout.title;
+    if (title && (typeof title === "string" ? title : title.text)) return;
+    var names = axisNames(gd.layout).map(function (name) {
+      var axisTitle = gd.layout[name].title;
+      var text = axisTitle && (typeof axisTitle === "string" ? axisTitle : axisTitle.text);
+      return text ? name.replace("axis", "") + ": " + text.replace(/<[^>]*>/g, " ") : "";
+    }).filter(Boolean);
+    gd.setAttribute("role", "img");
+    gd.setAttribute("aria-label", "Figure. " + (names.length ? names.join("; ") : "plot"));
+  }
+
   function adaptAll() {
     if (!window.Plotly) return;
     document.querySelectorAll(".plotly-graph-div").forEach(function (gd) {
+      describe(gd);
       adapt(gd);
       if (gd.on && gd.layout) keyboardSliders(gd);
     });

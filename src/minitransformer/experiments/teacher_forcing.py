@@ -181,12 +181,13 @@ def probability_colors(values: Sequence[float]) -> list[str]:
     return sample_colorscale(PROBABILITY_COLORSCALE, clipped.tolist())
 
 
-def probability_colorbar(**colorbar) -> go.Scatter:
-    """An invisible trace that only draws the colour bar of :func:`probability_colors`."""
+def probability_colorbar(x=None, y=None, **colorbar) -> go.Scatter:
+    """A trace that only draws the colour bar of :func:`probability_colors`: two transparent
+    markers at ``(x, y)`` (one place, e.g. a point on a line already drawn), or none."""
     return go.Scatter(
-        x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        x=[x, x], y=[y, y], mode="markers", showlegend=False, hoverinfo="skip",
         marker=dict(color=[0.0, 1.0], colorscale=PROBABILITY_COLORSCALE, cmin=0, cmax=1,
-                    showscale=True, colorbar=dict(thickness=12, **colorbar)),
+                    opacity=0, showscale=True, colorbar=dict(thickness=12, **colorbar)),
     )  # fmt: skip
 
 
@@ -207,11 +208,11 @@ def correct_probability_slider(recorder: CorrectTokenRecorder, vocab: Vocab) -> 
         go.Bar(x=words, y=first["y"], text=first["text"], textposition="outside",
                marker=dict(color=first["colors"]), showlegend=False,
                hovertemplate="%{x}: P = %{y:.3f}<extra></extra>"),
-        go.Scatter(x=[None], y=[None], mode="lines", line=dict(dash="dash", color="#777777"),
-                   name=f"uniform 1/V = {uniform:.3f}"),  # the legend entry of the line below
-        probability_colorbar(title="P"),
+        go.Scatter(x=[words[0], words[-1]], y=[uniform, uniform], mode="lines",
+                   line=dict(dash="dash", color="#777777"), hoverinfo="skip",
+                   name=f"uniform 1/V = {uniform:.3f}"),  # named in the legend, not on the bars
+        probability_colorbar(words[0], uniform, title="P"),
     ])  # fmt: skip
-    fig.add_hline(y=uniform, line_dash="dash", line_color="#777777")
     steps = []
     for step, values in zip(recorder.steps, recorder.correct_probability, strict=True):
         state = bar(values)
