@@ -361,7 +361,7 @@
       var text = axisTitle && (typeof axisTitle === "string" ? axisTitle : axisTitle.text);
       return text ? name.replace("axis", "") + ": " + text.replace(/<[^>]*>/g, " ") : "";
     }).filter(Boolean);
-    gd.setAttribute("role", "img");
+    gd.setAttribute("role", "figure"); // it holds controls (sliders, the modebar): not "img"
     gd.setAttribute("aria-label", "Figure. " + (names.length ? names.join("; ") : "plot"));
   }
 
