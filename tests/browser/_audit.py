@@ -306,7 +306,12 @@ def audit_page(context, site_url: str, page_path: str, width: str) -> dict:
             page.wait_for_timeout(100)
             report["axe_rules"], report["axe"][theme] = _axe(page)
             shot = SCREENSHOTS / f"{name}.{width}.{theme}.jpg"
-            page.screenshot(path=str(shot), full_page=True, type="jpeg", quality=70)
+            # JPEG stops at 65,535 px: a very long page (the experiments reference on a phone)
+            # is shot down to that height.
+            size = page.evaluate("() => [document.documentElement.scrollWidth, "
+                                 "document.documentElement.scrollHeight]")  # fmt: skip
+            clip = {"x": 0, "y": 0, "width": size[0], "height": min(size[1], 65_000)}
+            page.screenshot(path=str(shot), full_page=True, clip=clip, type="jpeg", quality=70)
         if width == "desktop":
             report["undescribed"] = page.evaluate(UNDESCRIBED_FIGURES)
             report["prose"] = page.evaluate(PROSE_TEXT)
