@@ -62,6 +62,9 @@ def test_fix_html_repairs_what_axe_reported(tmp_path):
         '<a class="current reference internal" href="#">The package: <code>mt</code></a>'
         '<details open="open"><summary><span class="toctree-toggle" role="presentation">'
         "<i></i></span>"
+        '<details class="admonition hide below-input">\n'
+        '<summary aria-label="Toggle hidden content">'
+        '<table class="indextable modindextable">'
     )
     page.write_text(html, encoding="utf-8")
     assert book_a11y.fix_site(tmp_path) == 1
@@ -72,6 +75,8 @@ def test_fix_html_repairs_what_axe_reported(tmp_path):
     assert '<img alt="Figure: weights &lt;b&gt;." src="fig.png" />' in fixed
     assert '<img alt="a real description"' in fixed
     assert '<summary aria-label="Pages under The package: mt"><span' in fixed  # summary-name
+    assert '<details class="admonition hide below-input">\n<summary>' in fixed
+    assert '<table class="indextable modindextable" role="presentation">' in fixed
     assert book_a11y.fix_site(tmp_path) == 0  # idempotent
 
 

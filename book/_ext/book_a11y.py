@@ -111,6 +111,23 @@ _FIXES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str], str]] 
         r'\1 aria-label="Search Ctrl+K" aria-keyshortcuts="Control+K"',
         "label-content-name-mismatch",
     ),
+    (
+        # MyST-NB's toggle of a hidden cell output (tag hide-output) is named "Toggle hidden
+        # content" while it shows "Show code cell output" (label-content-name-mismatch). Without
+        # the label its name is the text it shows, which also says what opening it does.
+        re.compile(
+            r'(<details class="[^"]*\bhide\b[^"]*">\s*<summary) aria-label="Toggle hidden content"'
+        ),
+        r"\1",
+        "label-content-name-mismatch",
+    ),
+    (
+        # Sphinx's module index lays its list out in a table without headers (td-has-header):
+        # it is a layout table, and says so.
+        re.compile(r'<table class="indextable modindextable">'),
+        r'<table class="indextable modindextable" role="presentation">',
+        "td-has-header",
+    ),
 ]
 
 

@@ -321,9 +321,6 @@ def torch_twin(model: Transformer, *, default_stacks: bool = False) -> nn.Transf
     return twin.eval()
 
 
-twin_logits = torch_reference.twin_logits  # our embeddings and output projection around the twin
-
-
 # -- the block diagram --------------------------------------------------------------------------
 
 _COLOURS = {"MultiHeadAttention": "#E69F00", "FeedForward": "#56B4E9", "norm": "#F0E442"}
@@ -532,7 +529,6 @@ __all__ = [
     "teacher_forced_accuracy",
     "torch_twin",
     "train_with_schedule",
-    "twin_logits",
     "untrained_layers",
     "warmup_lr",
     "warmup_runs",
