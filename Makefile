@@ -49,7 +49,7 @@ system-deps:
 test: $(VENV)/.testtools system-deps lint unit book binder-check
 	$(BIN)/ruff check tools book/_ext
 	$(BIN)/ruff format --check tools book/_ext
-	$(BIN)/pytest -m browser
+	$(BIN)/pytest -m browser -n 2 --dist loadscope --durations=15
 
 # JupyterLab on the chapters (pinned in requirements-lab.txt). LAB_ARGS, e.g. --no-browser.
 lab: $(VENV)/.lab

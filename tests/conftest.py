@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from hypothesis import settings
@@ -12,6 +14,23 @@ from minitransformer import torch_reference
 
 settings.register_profile("book", max_examples=40, deadline=None, derandomize=True)
 settings.load_profile("book")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`pytest -n 2 --dist loadscope` (the browser suite in `make test`): every test of one
+    built page goes to one worker, so that worker audits the page once (tests/browser/_audit.py)
+    and all the page's tests read that audit; any other test is a scope of its own.
+    (xdist's loadgroup would do this from markers, but 3.8 cannot rename pytest 9's node ids.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PageScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            page = re.search(r"\[([^\]]*?\.html)", nodeid)
+            return page.group(1) if page else nodeid
+
+    return PageScheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

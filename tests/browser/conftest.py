@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from browser._site import (
+    AXE_THEMES,
     CHROMIUM_ARGS,
     SCREENSHOTS,
     SITE,
@@ -40,6 +41,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("width", list(WIDTHS))
     if "theme" in metafunc.fixturenames:
         metafunc.parametrize("theme", THEMES)
+    if "axe_view" in metafunc.fixturenames:
+        views = [(width, theme) for width, themes in AXE_THEMES.items() for theme in themes]
+        metafunc.parametrize("axe_view", views, ids=[f"{w}-{t}" for w, t in views])
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -136,10 +140,21 @@ def probe(context) -> Iterator[PageProbe]:
 from browser import _audit  # noqa: E402  (the audit's scripts; imported after the fixtures)
 
 AUDITS: dict[tuple[str, str], dict] = {}  # (page, width) -> what audit_page found
+MODERATE = "axe-moderate"  # each process's findings: _build/screenshots/axe-moderate.<worker>.txt
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    """axe's moderate and minor findings: listed (and written beside the screenshots)."""
+def _worker(config) -> str:
+    return getattr(config, "workerinput", {}).get("workerid", "main")
+
+
+def pytest_sessionstart(session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the only process, or xdist's controller
+        for old in SCREENSHOTS.glob(f"{MODERATE}.*.txt"):
+            old.unlink()
+
+
+def pytest_sessionfinish(session) -> None:
+    """axe's moderate and minor findings of this process, one line each, beside the shots."""
     lines = []
     for (page, width), report in sorted(AUDITS.items()):
         for theme, violations in report.get("axe", {}).items():
@@ -147,10 +162,18 @@ def pytest_terminal_summary(terminalreporter) -> None:
                 if v["impact"] not in _audit.BLOCKING_IMPACTS:
                     lines.append(f"{page} {width} {theme}: {v['id']} ({v['impact']}, "
                                  f"{v['count']}x) {v['targets'][:2]}")  # fmt: skip
-    if not AUDITS:
+    if AUDITS:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{MODERATE}.{_worker(session.config)}.txt"
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """axe's moderate and minor findings of every worker: listed, not failures."""
+    files = sorted(SCREENSHOTS.glob(f"{MODERATE}.*.txt"))
+    if not files:
         return
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    (SCREENSHOTS / "axe-moderate.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines = sorted(line for f in files for line in f.read_text(encoding="utf-8").splitlines())
     terminalreporter.section("axe-core: moderate and minor findings (not failures)")
     terminalreporter.write_line("\n".join(lines) if lines else "none")
 

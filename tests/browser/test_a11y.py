@@ -1,8 +1,9 @@
-"""axe-core on every page, in the light and the dark theme, at desktop and phone width.
+"""axe-core on every page: in the light and the dark theme at desktop width, and in the dark
+theme at phone width (browser._site.AXE_THEMES says why).
 
 The bar: no violation of impact "serious" or "critical". Moderate and minor ones do not fail;
 the run lists them at the end (conftest's terminal summary) and in
-_build/screenshots/axe-moderate.txt.
+_build/screenshots/axe-moderate.<worker>.txt.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import pytest
 
 from browser._audit import BLOCKING_IMPACTS
+from browser._site import AXE_THEMES
 
 pytestmark = pytest.mark.browser
 
 
-def test_axe_finds_no_serious_violation(audit, content_page, width, theme):
+def test_axe_finds_no_serious_violation(audit, content_page, axe_view):
+    width, theme = axe_view
     report = audit(content_page, width)
     blocking = [v for v in report["axe"][theme] if v["impact"] in BLOCKING_IMPACTS]
     assert not blocking, f"{content_page} ({width}, {theme}): " + "; ".join(
@@ -26,5 +29,6 @@ def test_axe_ran_rules_on_the_page(audit, content_page):
     """The audit really ran: axe returned a result for both themes (an empty page would not
     be audited at all)."""
     report = audit(content_page, "desktop")
-    assert set(report["axe"]) == {"light", "dark"}
+    assert set(report["axe"]) == set(AXE_THEMES["desktop"]) == {"light", "dark"}
+    assert set(audit(content_page, "phone")["axe"]) == set(AXE_THEMES["phone"])
     assert report["axe_rules"] > 20, report["axe_rules"]  # 46-49 rules apply to a text page
