@@ -40,7 +40,7 @@ lint: $(VENV)/.testtools
 	$(BIN)/ruff format --check src tests benchmarks
 
 unit: $(VENV)/.testtools
-	$(BIN)/pytest -m "not browser" --cov --cov-report=term --cov-fail-under=95
+	$(BIN)/pytest -m "not browser" -n 2 --cov --cov-report=term --cov-fail-under=95
 
 system-deps:
 	bash tools/system-deps.sh

@@ -105,7 +105,7 @@ def test_missing_glyph_in_a_kernel_leaves_a_traceback(monkeypatch):
 
     monkeypatch.setenv("PYTHONWARNINGS", "")
     monkeypatch.setenv("PLOTLY_RENDERER", "")  # restored after the test
-    book_offline._set_kernel_environment()
+    book_offline.set_kernel_environment()
     assert "error:Glyph" in os.environ["PYTHONWARNINGS"].split(",")
     assert os.environ["PLOTLY_RENDERER"] == "notebook_connected"
     code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.title('카페')"

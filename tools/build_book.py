@@ -5,6 +5,10 @@ Usage: python tools/build_book.py [--all] [extra jupyter-book build options]
 BOOK_OUTPUT=/some/dir builds into /some/dir/_build (html, doctrees, execution cache) instead of
 the repository's _build: two builds of one working tree at once must not share a cache.
 
+Before Sphinx runs, every notebook the execution cache does not hold yet is executed, two at a
+time (BOOK_JOBS, default 2: the chapters run on one thread each, so two use both cores), and
+its outputs go into the cache that MyST-NB then reads; it prints each notebook's execution time.
+
 Fails when the build warns, when a notebook cell fails, or when no site came out: jupyter-book
 2.x is a different tool (MyST-MD, configured by myst.yml); given this book's _config.yml and
 _toc.yml it prints "No site configuration found." and exits 0 having built nothing, so a
@@ -13,6 +17,7 @@ missing _build/html/index.html is an error here.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import shutil
@@ -32,6 +37,83 @@ FAILED = BUILD / ".last-build-failed"  # next build re-reads every page (warns a
 # jupyter-cache keys a notebook on its own code cells only. The outputs also depend on these,
 # so when any of them changes every notebook is executed again.
 INPUTS = ["src/minitransformer", "book/_ext", "requirements.txt", "_config.yml"]
+JOBS = int(os.environ.get("BOOK_JOBS", "2"))
+TIMEOUT = 300  # seconds per cell, as _config.yml's execute.timeout
+
+
+def book_notebooks() -> list[Path]:
+    """Every notebook _toc.yml lists."""
+    import yaml
+
+    files: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8")))
+    paths = [(ROOT / f).with_suffix(".ipynb") for f in files]
+    return [p for p in paths if p.exists()]
+
+
+def _execute(path: str) -> tuple[str, object, float, str | None]:
+    """Run one notebook in its own folder, as MyST-NB does (a fresh kernel, no errors allowed)."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    notebook = nbformat.read(path, as_version=4)
+    result = single_nb_execution(
+        notebook, cwd=str(Path(path).parent), timeout=TIMEOUT, allow_errors=False,
+        meta_override=True,
+    )  # fmt: skip
+    return path, notebook, result.time, result.exc_string if result.err else None
+
+
+def execute_into_cache(notebooks: list[Path]) -> bool:
+    """Execute the notebooks the cache lacks, JOBS at a time; False if one failed."""
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(CACHE))
+    todo = []
+    for path in notebooks:
+        try:
+            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            todo.append(path)
+    if not todo:
+        return True
+    # Longest first, so the two queues end together (the sizes are the last run's times).
+    previous = {r.uri: r.data.get("execution_seconds", 0) for r in cache.list_cache_records()}
+    todo.sort(key=lambda p: -previous.get(str(p), 0))
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from book_offline import set_kernel_environment
+
+    set_kernel_environment()  # the kernels' environment, as under Sphinx: plotly's renderer...
+    print(f"executing {len(todo)} notebooks, {JOBS} at a time", flush=True)
+    start, ok = time.monotonic(), True
+    with concurrent.futures.ProcessPoolExecutor(max_workers=JOBS) as pool:
+        for path, notebook, seconds, error in pool.map(_execute, map(str, todo)):
+            name = Path(path).relative_to(ROOT)
+            if error:
+                print(f"{name}: a cell failed\n{error}", flush=True)
+                ok = False
+                continue
+            cache.add_nb_to_project(path)
+            cache.cache_notebook_bundle(
+                CacheBundleIn(notebook, path, data={"execution_seconds": seconds}),
+                check_validity=False, overwrite=True,
+            )  # fmt: skip
+            print(f"{name}: executed in {seconds:.1f} s", flush=True)
+    print(f"notebooks executed in {time.monotonic() - start:.0f} s wall", flush=True)
+    return ok
 
 
 def inputs_fingerprint() -> str:
@@ -64,11 +146,16 @@ def main(argv: list[str]) -> int:
             argv = [*argv, "--all"]
     elif FAILED.exists() and "--all" not in argv:
         argv = [*argv, "--all"]  # Sphinx kept the failed pages: read them again from the cache
+    start = time.monotonic()
+    started_at = time.time()
+    if not execute_into_cache(book_notebooks()):
+        FAILED.parent.mkdir(parents=True, exist_ok=True)
+        FAILED.touch()
+        print("book build FAILED: a notebook cell raised (above)")
+        return 1
     command = [str(jupyter_book), "build", str(ROOT), "--warningiserror", "--keep-going"]
     command += [*(["--path-output", str(OUTPUT)] if OUTPUT != ROOT else []), *argv]
     print("+", " ".join(command), flush=True)
-    start = time.monotonic()
-    started_at = time.time()
     result = subprocess.run(command, cwd=ROOT, check=False)
     elapsed = time.monotonic() - start
     if result.returncode:

@@ -51,7 +51,9 @@ _REMOTE = re.compile(
 _PLOTLY_DIV = 'class="plotly-graph-div"'
 
 
-def _set_kernel_environment() -> None:
+def set_kernel_environment() -> None:
+    """The environment every kernel of the build inherits (tools/build_book.py sets it too,
+    for the notebooks it executes before Sphinx runs)."""
     os.environ["PLOTLY_RENDERER"] = "notebook_connected"
     warnings = [w for w in os.environ.get("PYTHONWARNINGS", "").split(",") if w]
     if "error:Glyph" not in warnings:
@@ -163,7 +165,7 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context, doctre
 
 
 def setup(app: Sphinx) -> dict:
-    _set_kernel_environment()
+    set_kernel_environment()
     app.connect("config-inited", _config_inited)
     app.connect("build-finished", _copy_static_files)
     app.connect("doctree-resolved", _clean_outputs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from browser._site import AXE_THEMES, SCREENSHOTS, THEMES, source_of
+from browser._site import AXE_THEMES, SCREENSHOTS, THEMES, screenshot_views, source_of
 
 # axe-core as the pip package axe-playwright-python bundles it (no network, no npm).
 AXE_JS = Path(__import__("axe_playwright_python").__file__).parent / "axe.min.js"
@@ -248,8 +248,22 @@ def markdown_tokens(source: Path) -> dict[str, int]:
     return counts
 
 
+def ready(page) -> None:
+    """The page as a reader sees it once it has loaded: its fonts in, MathJax done typesetting,
+    and on a page with the in-page translator, the model's files fetched (the one thing a page
+    fetches after its load event)."""
+    page.evaluate(
+        """() => Promise.all([document.fonts.ready,
+                              window.MathJax?.startup?.promise]).then(() => true)"""
+    )
+    if page.locator(".mt-browser-translator").count():
+        page.wait_for_load_state("networkidle")
+
+
 def _settle_plotly(page) -> None:
     """Wait until plotly-narrow.js has laid every figure out for this width."""
+    if not page.locator(".plotly-graph-div").count():
+        return
     page.wait_for_function(
         """() => Array.from(document.querySelectorAll('.plotly-graph-div'))
             .every(gd => !gd.offsetParent || gd.hasAttribute('data-book-layout'))""",
@@ -286,7 +300,7 @@ def audit_page(context, site_url: str, page_path: str, width: str) -> dict:
     page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
     try:
         page.goto(site_url + page_path, wait_until="load")
-        page.wait_for_load_state("networkidle")
+        ready(page)
         report: dict = {"errors": errors}
         _settle_plotly(page)
         page.evaluate("() => { document.activeElement?.blur(); window.scrollTo(0, 0); }")
@@ -306,6 +320,8 @@ def audit_page(context, site_url: str, page_path: str, width: str) -> dict:
             page.wait_for_timeout(100)
             if theme in AXE_THEMES[width]:
                 report["axe_rules"], report["axe"][theme] = _axe(page)
+            if (width, theme) not in screenshot_views(page_path):
+                continue
             shot = SCREENSHOTS / f"{name}.{width}.{theme}.jpg"
             # JPEG stops at 65,535 px: a very long page (the experiments reference on a phone)
             # is shot down to that height.

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
+from browser._audit import ready
 from browser._site import SITE
 
 pytestmark = pytest.mark.browser
@@ -93,7 +94,7 @@ def test_api_page_loads_without_errors(probe, site_url, api_page: str) -> None:
     page = probe.page
     response = page.goto(site_url + api_page, wait_until="load")
     assert response is not None and response.ok, api_page
-    page.wait_for_load_state("networkidle")
+    ready(page)
     assert page.locator("article, main").first.inner_text().strip()
     assert not probe.blocked, f"{api_page} needs the network: {probe.blocked}"
     assert not _unexpected(probe.errors), f"{api_page} console errors: {probe.errors}"

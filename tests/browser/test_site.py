@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from browser._site import book_config, built_pages, notebook_pages
+from browser._audit import ready
+from browser._site import book_config, built_pages, content_pages, notebook_pages
 
 pytestmark = pytest.mark.browser
 NOTEBOOK_PAGES = notebook_pages()
@@ -31,7 +32,9 @@ def _open(probe, site_url: str, page_path: str):
     page = probe.page
     response = page.goto(site_url + page_path, wait_until="load")
     assert response is not None and response.ok, f"{page_path}: HTTP {response and response.status}"
-    page.wait_for_load_state("networkidle")
+    if page_path not in content_pages():  # a redirect: wait until it has landed
+        page.wait_for_load_state("networkidle")
+    ready(page)
     return page
 
 
