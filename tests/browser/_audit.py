@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from browser._site import AXE_THEMES, SCREENSHOTS, THEMES, screenshot_views, source_of
+from browser._site import SCREENSHOTS, THEMES, source_of
 
 # axe-core as the pip package axe-playwright-python bundles it (no network, no npm).
 AXE_JS = Path(__import__("axe_playwright_python").__file__).parent / "axe.min.js"
@@ -318,10 +318,7 @@ def audit_page(context, site_url: str, page_path: str, width: str) -> dict:
                 "() => document.getAnimations().every(a => a.playState !== 'running')"
             )
             page.wait_for_timeout(100)
-            if theme in AXE_THEMES[width]:
-                report["axe_rules"], report["axe"][theme] = _axe(page)
-            if (width, theme) not in screenshot_views(page_path):
-                continue
+            report["axe_rules"], report["axe"][theme] = _axe(page)
             shot = SCREENSHOTS / f"{name}.{width}.{theme}.jpg"
             # JPEG stops at 65,535 px: a very long page (the experiments reference on a phone)
             # is shot down to that height.

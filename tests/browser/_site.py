@@ -27,22 +27,6 @@ CHROMIUM_ARGS = [
 # The two screens every page is audited on, and the two colour themes.
 WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 THEMES = ("light", "dark")
-# Where axe-core runs. Colours are the theme's and the same at both widths, so both themes are
-# audited at desktop width; what the narrow screen changes (the collapsed sidebars, the
-# relaid-out figures, target sizes, scrolling regions) is audited once, in the dark theme.
-AXE_THEMES = {"desktop": THEMES, "phone": ("dark",)}
-# Pages Sphinx generates from one template each (highlighted module sources, API entries, the
-# indexes, search): audited like every page, but shot once per width (a theme each).
-GENERATED = ("_modules/", "book/api/", "genindex.html", "py-modindex.html", "search.html")
-GENERATED_SHOTS = {("desktop", "light"), ("phone", "dark")}
-
-
-def screenshot_views(page: str) -> list[tuple[str, str]]:
-    """The (width, theme) screenshots _build/screenshots/ keeps of ``page``."""
-    views = [(width, theme) for width in WIDTHS for theme in THEMES]
-    if page.startswith(GENERATED) and page != "book/api/index.html":
-        views = [view for view in views if view in GENERATED_SHOTS]
-    return views
 
 
 def source_of(page: str) -> Path | None:

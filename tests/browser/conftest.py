@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from browser._site import (
-    AXE_THEMES,
     CHROMIUM_ARGS,
     SCREENSHOTS,
     SITE,
@@ -41,9 +40,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("width", list(WIDTHS))
     if "theme" in metafunc.fixturenames:
         metafunc.parametrize("theme", THEMES)
-    if "axe_view" in metafunc.fixturenames:
-        views = [(width, theme) for width, themes in AXE_THEMES.items() for theme in themes]
-        metafunc.parametrize("axe_view", views, ids=[f"{w}-{t}" for w, t in views])
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
