@@ -11,27 +11,13 @@ import pytest
 from bs4 import BeautifulSoup
 
 from browser._audit import ready
-from browser._site import SITE
+from browser._site import ROOT, SITE
 
 pytestmark = pytest.mark.browser
 
-MODULES = [
-    "config",
-    "masks",
-    "positional",
-    "attention",
-    "layers",
-    "model",
-    "data",
-    "tokens",
-    "training",
-    "decoding",
-    "pretrained",
-    "reference",
-    "torch_reference",
-    "baselines",
-    "experiments",
-]
+# One page per module of the reference: the .rst files of book/api (index.rst is the part's
+# front page).
+MODULES = sorted(p.stem for p in (ROOT / "book" / "api").glob("*.rst") if p.stem != "index")
 API_PAGES = ["book/api/index.html"] + [f"book/api/{m}.html" for m in MODULES]
 WHOLE_MODEL = "notebooks/08b-whole-model.html"
 # Console errors that are not ours, each with the reason it is allowed (as in test_site.py).
