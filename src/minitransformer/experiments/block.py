@@ -475,6 +475,7 @@ def live_parameter_counter():
     tied = widgets.Checkbox(description="shared + tied vocabulary", value=True)
     pre = widgets.Checkbox(description="pre-LN", value=False)
     output = widgets.HTML()
+    output.add_class("live-output")
 
     def redraw(*_):
         try:

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from minitransformer.viz._style import figure_png
-from minitransformer.viz.static import as_array, attention_heatmap, positional_curves
+from minitransformer.viz.live_html import curves_svg, heatmap_html
+from minitransformer.viz.static import as_array
 
 LIVE_NOTE = (
     "<div class='live-only-note' data-live-only='true'><strong>Live explorer — needs a running "
@@ -84,6 +85,7 @@ def _live_only_class():
         def __init__(self, children, *, what: str = "", **kwargs):
             super().__init__(children, **kwargs)
             self._live_note = LIVE_NOTE.format(what=html.escape(what))
+            self.add_class("live-explorer")  # found by the JupyterLab test and benchmark
 
         def _repr_mimebundle_(self, **kwargs):
             bundle = super()._repr_mimebundle_(**kwargs) or {}
@@ -109,6 +111,14 @@ def show_figure(output: Any, fig: Any) -> None:
 def live_note_html(what: str = "") -> str:
     """The note a live-only cell shows in the static HTML (also usable on its own)."""
     return LIVE_NOTE.format(what=html.escape(what))
+
+
+def live_view():
+    """The HTML view an explorer redraws by replacing its ``value`` (see
+    :mod:`minitransformer.viz.live_html`)."""
+    view = _widgets().HTML()
+    view.add_class("live-output")
+    return view
 
 
 def _show_png(output, fig) -> None:
@@ -153,7 +163,7 @@ def live_attention_explorer(
     head = widgets.IntSlider(description="head", min=0, max=0)
     mean = widgets.Checkbox(description="mean over heads", value=False)
     message = widgets.HTML()
-    output = widgets.Output()
+    output = live_view()
     state: dict[str, Any] = {"views": {}}
 
     def redraw(change=None):
@@ -169,8 +179,7 @@ def live_attention_explorer(
         weights = weights.mean(axis=0) if mean.value else weights[head.value]
         which = "mean of heads" if mean.value else f"head {head.value}"
         heading = title or f"{kind.value}\nlayer {layer.value}, {which}"  # fits one-word input
-        fig = attention_heatmap(weights, view.query_tokens, view.key_tokens, title=heading)
-        _show_png(output, fig)
+        output.value = heatmap_html(weights, view.query_tokens, view.key_tokens, title=heading)
 
     def recompute(*_):
         try:
@@ -178,7 +187,7 @@ def live_attention_explorer(
         except (ValueError, KeyError, TypeError) as error:
             message.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
             state["views"] = {}
-            output.clear_output()  # no stale heatmap of the previous sentence
+            output.value = ""  # no stale heatmap of the previous sentence
             return
         message.value = _unknown_note(attend, text.value)
         names = list(state["views"])
@@ -206,13 +215,18 @@ def live_positional_explorer(d_model: int = 64, length: int = 50):
     length_slider = widgets.IntSlider(description="length", min=10, max=200, value=length)
     dim_a = widgets.IntSlider(description="dim i", min=0, max=d_model - 1, value=0)
     dim_b = widgets.IntSlider(description="dim j", min=0, max=d_model - 1, value=d_model // 2)
-    output = widgets.Output()
+    output = live_view()
 
     def redraw(*_):
+        from minitransformer.positional import sinusoidal_encoding
+
         dim_a.max = dim_b.max = d_slider.value - 1
-        fig = positional_curves((dim_a.value, dim_b.value), length=length_slider.value,
-                                d_model=d_slider.value)  # fmt: skip
-        _show_png(output, fig)
+        D = d_slider.value
+        table = sinusoidal_encoding(length_slider.value, D).numpy()
+        curves = {f"i = {i} ({'sin' if i % 2 == 0 else 'cos'})": table[:, i]
+                  for i in dict.fromkeys((dim_a.value, dim_b.value))}  # fmt: skip
+        output.value = curves_svg(curves, title=f"positional encoding curves, D = {D}",
+                                  xlabel="position pos")  # fmt: skip
 
     for control in (d_slider, length_slider, dim_a, dim_b):
         control.observe(redraw, names="value")
@@ -361,6 +375,7 @@ __all__: Sequence[str] = [
     "live_note_html",
     "live_only",
     "live_positional_explorer",
+    "live_view",
     "random_self_attention",
     "show_figure",
     "transformer_attention",
