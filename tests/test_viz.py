@@ -309,6 +309,36 @@ def test_live_positional_explorer_builds(book_style):
     assert view.value.count("<polyline") == 1 and "i = 3 (cos)" in view.value
 
 
+def _drawings(view) -> list[str]:
+    drawn: list[str] = []
+    view.observe(lambda change: drawn.append(change["new"]), names="value")
+    return drawn
+
+
+def test_live_explorers_draw_once_per_move(book_style):
+    """Controls set together (a new sentence's kinds, a smaller D clamping a slider) give one
+    drawing, not one per control."""
+    explorer = viz.live_positional_explorer(d_model=16, length=20)
+    (d_slider, _), (dim_a, dim_b) = (box.children for box in explorer.children[:2])
+    drawn = _drawings(explorer.children[2])
+    dim_b.value = 15
+    d_slider.value = 8  # clamps dim j from 15 to 7
+    assert dim_b.value == 7 and len(drawn) == 2 and "i = 7 (cos)" in drawn[-1]
+    kinds = {
+        name: viz.AttentionView(["a", "b"], ["a", "b"], np.full((2, 2, 2, 2), 0.5))
+        for name in ("one", "two")
+    }
+    box = viz.live_attention_explorer(lambda sentence: kinds, "a b")
+    text, controls, _, view = box.children
+    kind, layer, head, _ = controls.children
+    drawn = _drawings(view)
+    layer.value = 1
+    assert len(drawn) == 1
+    kinds["one"] = viz.AttentionView(["a"], ["a"], np.ones((1, 1, 1, 1)))  # one layer
+    text.value = "a"
+    assert layer.value == 0 and len(drawn) == 2  # the layer slider moved back, drawn once
+
+
 def test_transformer_attention_reads_every_map_of_a_model(book_style):
     torch.manual_seed(0)
     src = Vocab(KOREAN)

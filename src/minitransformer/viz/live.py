@@ -18,6 +18,7 @@ translator, e.g. ``minitransformer.load_pretrained()``) build such callables.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -129,6 +130,16 @@ def _show_png(output, fig) -> None:
         display(Image(data=figure_png(fig)))
 
 
+@contextlib.contextmanager
+def _quiet(state: dict):
+    """While controls are set together, their observers skip drawing (``state["quiet"]``)."""
+    state["quiet"] = True
+    try:
+        yield
+    finally:
+        state["quiet"] = False
+
+
 def _unknown_note(attend: AttendFn, sentence: str) -> str:
     """A line naming the words the model read as <unk>, if ``attend`` can tell
     (``attend.unknown_words(sentence)``, set by :func:`transformer_attention`)."""
@@ -164,17 +175,18 @@ def live_attention_explorer(
     mean = widgets.Checkbox(description="mean over heads", value=False)
     message = widgets.HTML()
     output = live_view()
-    state: dict[str, Any] = {"views": {}}
+    state: dict[str, Any] = {"views": {}, "quiet": False}
 
     def redraw(change=None):
         views = state["views"]
-        if not views or kind.value not in views:
-            return
+        if state["quiet"] or not views or kind.value not in views:
+            return  # quiet: controls being set together, drawn once afterwards
         if mean.value and change is not None and change.get("owner") is head:
             return  # the mean of the heads does not depend on the head slider
-        head.disabled = mean.value
         view = views[kind.value]
-        layer.max, head.max = view.weights.shape[0] - 1, view.weights.shape[1] - 1
+        with _quiet(state):  # a smaller max may move a slider: no second drawing for that
+            head.disabled = mean.value
+            layer.max, head.max = view.weights.shape[0] - 1, view.weights.shape[1] - 1
         weights = view.weights[layer.value]
         weights = weights.mean(axis=0) if mean.value else weights[head.value]
         which = "mean of heads" if mean.value else f"head {head.value}"
@@ -191,9 +203,11 @@ def live_attention_explorer(
             return
         message.value = _unknown_note(attend, text.value)
         names = list(state["views"])
-        kind.options = names
-        if kind.value not in names:
-            kind.value = names[0]
+        with _quiet(state):
+            if tuple(kind.options) != tuple(names):
+                kind.options = names
+            if kind.value not in names:
+                kind.value = names[0]
         redraw()
 
     text.observe(recompute, names="value")
@@ -216,11 +230,15 @@ def live_positional_explorer(d_model: int = 64, length: int = 50):
     dim_a = widgets.IntSlider(description="dim i", min=0, max=d_model - 1, value=0)
     dim_b = widgets.IntSlider(description="dim j", min=0, max=d_model - 1, value=d_model // 2)
     output = live_view()
+    state = {"quiet": False}
 
     def redraw(*_):
         from minitransformer.positional import sinusoidal_encoding
 
-        dim_a.max = dim_b.max = d_slider.value - 1
+        if state["quiet"]:
+            return
+        with _quiet(state):  # a smaller D moves the dimension sliders: draw once, below
+            dim_a.max = dim_b.max = d_slider.value - 1
         D = d_slider.value
         table = sinusoidal_encoding(length_slider.value, D).numpy()
         curves = {f"i = {i} ({'sin' if i % 2 == 0 else 'cos'})": table[:, i]
