@@ -158,13 +158,19 @@ def test_live_code_runs_cells_on_a_local_kernel(browser, live_site):
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
         page.goto(live_site + CHAPTER, wait_until="networkidle")
+        page.wait_for_function(  # the whole page parsed, up to the explorer's cell
+            "() => document.readyState === 'complete' && Array.from(document.querySelectorAll("
+            "'div.cell div.cell_input pre')).some(p => p.innerText.includes('.live_'))",
+            timeout=60_000,
+        )  # fmt: skip
         sources = [s.strip() for s in page.locator("div.cell div.cell_input pre").all_inner_texts()]
         printed = [s.strip() for s in page.locator("div.cell").evaluate_all(
             "cells => cells.map(c => (c.querySelector('.cell_output .output.stream') || "
             "{innerText: ''}).innerText)")]  # fmt: skip
         setup = next(i for i, s in enumerate(sources) if "viz.setup(" in s)
         prints = next(i for i, s in enumerate(sources) if "print(" in s and printed[i])
-        explorer = next(i for i, s in enumerate(sources) if ".live_" in s)
+        explorer = next((i for i, s in enumerate(sources) if ".live_" in s), None)
+        assert explorer is not None, f"no explorer cell among {[s[:40] for s in sources]}"
         page.wait_for_function("() => window.initThebeSBT && window.initThebe")
         page.evaluate("initThebeSBT()")  # what the launch menu's Live Code button calls
         page.wait_for_function("() => window.thebe && window.thebe.session", timeout=120_000)
