@@ -85,6 +85,19 @@ def test_figures_and_widget() -> None:
     assert "divisible" in widget.children[-1].value
 
 
+def test_parameter_counter_builds_each_configuration_once(monkeypatch) -> None:
+    built = []
+    real = block.counted_parameters
+    monkeypatch.setattr(
+        block, "counted_parameters", lambda config: built.append(config) or real(config)
+    )
+    widget = block.live_parameter_counter()
+    d_slider = widget.children[0].children[0].children[0]
+    d_slider.value = 256
+    d_slider.value = 512  # back: counted from the first build, not built again
+    assert len(built) == 2 and "63,082,496" in widget.children[-1].value
+
+
 def test_depth_profiles_over_seeds_and_figure() -> None:
     profiles = block.depth_profiles(4, seeds=(0, 1), d_model=16, num_heads=2, d_ff=32, length=4,
                                     batch=2)  # fmt: skip

@@ -70,9 +70,10 @@ def test_translate_with_message_and_live_widget(translator) -> None:
     assert "우주선" in message and "<unk>" in message and english
     assert inference.translate_with_message(translator, "  ")[0] == ""
     widget = inference.live_translator(translator)
-    text, shown, note = widget.children[:3]
+    text, shown, note, view = widget.children
     assert "I went" in shown.value and note.value == ""
+    assert "encoder-decoder attention, last layer" in view.value and "카페" in view.value
     text.value = "어제 우주선 갔었어"
-    assert "우주선" in note.value
+    assert "우주선" in note.value and "&lt;unk&gt;" in view.value
     text.value = ""
-    assert "Type" in note.value
+    assert "Type" in note.value and view.value == ""

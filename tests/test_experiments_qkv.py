@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -78,11 +80,19 @@ def test_product_figure() -> None:
 def test_live_explorers_redraw_and_carry_the_note() -> None:
     softmax_box = qkv.live_softmax_explorer(np.array([0.1, 1.0, -0.5]), ["a", "b", "c"])
     tau, d_k = softmax_box.children[0].children
+    view = softmax_box.children[1]
+    flat = view.value
     tau.value, d_k.value = 0.5, 64
+    assert view.value != flat and "d_k = 64" in view.value and "τ = 0.50" in view.value
+    expected = qkv.softmax(np.array([0.1, 1.0, -0.5]) * np.sqrt(64 / 4) / 0.5)
+    assert [f"{v:.2f}" for v in expected] == re.findall(r"font-size:11px'>([0-9.]+)", view.value)
     assert "needs a running" in softmax_box._repr_mimebundle_()["text/html"]
 
     weights = np.random.default_rng(0).dirichlet(np.ones(3), size=(2, 2, 3))  # (N, H, S, S)
     row_box = qkv.live_row_explorer(weights, ["a", "b", "c"], "b")
     word, layer, head = row_box.children[0].children
     word.value, layer.value, head.value = "c", 0, "1"
+    shown = re.findall(r"font-size:11px'>([0-9.]+)", row_box.children[1].value)
+    assert shown == [f"{v:.2f}" for v in weights[0, 1, 2]]
+    assert "query c: layer 0, head 1" in row_box.children[1].value
     assert "needs a running" in row_box._repr_mimebundle_()["text/html"]

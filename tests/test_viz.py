@@ -276,26 +276,67 @@ def test_live_attention_explorer_shows_a_note_where_no_kernel_runs(book_style):
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "needs a running Python kernel" in bundle["text/html"]
     assert "live-only-note" in bundle["text/html"]
-    text, controls, message, _ = explorer.children
+    text, controls, message, view = explorer.children
     kind, layer, head, mean = controls.children
     assert kind.options == ("attention",)
     assert head.max == 1
+    assert "live-explorer" in explorer._dom_classes and "live-output" in view._dom_classes
     text.value = "the cat sat"
-    layer.value, head.value, mean.value = 0, 1, True
-    assert head.disabled  # the mean over heads does not depend on the head slider
+    assert view.value.count("<th scope='col'") == 3 and "layer 0, head 0" in view.value
+    head.value = 1
+    assert "layer 0, head 1" in view.value
+    mean.value = True
+    drawn = view.value
+    assert "mean of heads" in drawn and head.disabled  # the mean does not depend on the head
+    head.value = 0
+    assert view.value == drawn
     mean.value = False
     assert not head.disabled
     text.value = "   "  # no words: the explorer reports it instead of raising
     assert "at least one word" in message.value
-    assert explorer.children[3].outputs == ()  # and shows no stale heatmap
+    assert view.value == ""  # and shows no stale heatmap
 
 
 def test_live_positional_explorer_builds(book_style):
     explorer = viz.live_positional_explorer(d_model=16, length=20)
     assert "needs a running Python kernel" in explorer._repr_mimebundle_()["text/html"]
     (d_slider, _), (dim_a, dim_b) = (box.children for box in explorer.children[:2])
+    view = explorer.children[2]
+    assert view.value.count("<polyline") == 2 and "i = 0 (sin)" in view.value
     d_slider.value = 8
-    assert dim_a.max == dim_b.max == 7
+    assert dim_a.max == dim_b.max == 7 and "D = 8" in view.value
+    dim_a.value = dim_b.value = 3  # the same dimension twice: one curve
+    assert view.value.count("<polyline") == 1 and "i = 3 (cos)" in view.value
+
+
+def _drawings(view) -> list[str]:
+    drawn: list[str] = []
+    view.observe(lambda change: drawn.append(change["new"]), names="value")
+    return drawn
+
+
+def test_live_explorers_draw_once_per_move(book_style):
+    """Controls set together (a new sentence's kinds, a smaller D clamping a slider) give one
+    drawing, not one per control."""
+    explorer = viz.live_positional_explorer(d_model=16, length=20)
+    (d_slider, _), (dim_a, dim_b) = (box.children for box in explorer.children[:2])
+    drawn = _drawings(explorer.children[2])
+    dim_b.value = 15
+    d_slider.value = 8  # clamps dim j from 15 to 7
+    assert dim_b.value == 7 and len(drawn) == 2 and "i = 7 (cos)" in drawn[-1]
+    kinds = {
+        name: viz.AttentionView(["a", "b"], ["a", "b"], np.full((2, 2, 2, 2), 0.5))
+        for name in ("one", "two")
+    }
+    box = viz.live_attention_explorer(lambda sentence: kinds, "a b")
+    text, controls, _, view = box.children
+    kind, layer, head, _ = controls.children
+    drawn = _drawings(view)
+    layer.value = 1
+    assert len(drawn) == 1
+    kinds["one"] = viz.AttentionView(["a"], ["a"], np.ones((1, 1, 1, 1)))  # one layer
+    text.value = "a"
+    assert layer.value == 0 and len(drawn) == 2  # the layer slider moved back, drawn once
 
 
 def test_transformer_attention_reads_every_map_of_a_model(book_style):

@@ -31,18 +31,24 @@
     });
   }
 
-  // Each code cell: its source <pre> becomes executable, its output area follows it.
+  // Each code cell: its source <pre> becomes executable and gets exactly one output area.
+  // Thebe pairs the n-th executable source with the n-th [data-output] element of the whole
+  // page (not of the cell), so a cell without a static output (the setup call) still needs an
+  // (empty) output element, or every later cell draws its output under the next cell.
   function markCells() {
     document.querySelectorAll(thebe_selector).forEach(function (cell) {
       const source = cell.querySelector(thebe_selector_input);
       if (!source || source.hasAttribute("data-executable")) return;
       source.setAttribute("data-executable", "true");
       source.setAttribute("data-language", "python");
-      const output = cell.querySelector(thebe_selector_output);
-      if (output) {
-        output.setAttribute("data-output", "");
-        source.insertAdjacentElement("afterend", output);
+      let output = cell.querySelector(thebe_selector_output);
+      if (!output) {
+        output = document.createElement("div");
+        output.className = "cell_output docutils container";
+        const input = source.closest(".cell_input") || source;
+        input.insertAdjacentElement("afterend", output);
       }
+      output.setAttribute("data-output", "");
       cell.querySelectorAll("button.copybtn").forEach(function (copy) { copy.remove(); });
     });
   }

@@ -4,12 +4,11 @@ The published pages point Thebe at Binder. Here a chapter page is served as buil
 its ``text/x-thebe-config`` script, which the test's own server on 127.0.0.1 rewrites to a
 Jupyter server that the test starts on 127.0.0.1 with a token (the build is not changed). Live
 Code must then load Thebe from ``_static`` with no other host, connect, run the setup cell, and
-run a cell whose printed output, as the kernel returns it to Thebe, starts with the same line the
-static page shows.
-
-Known gap (issue "Running it live"): Thebe 0.9.3 receives the outputs (checked here) but leaves
-the cell's output area empty in the page, and a live explorer's widget view stays blank; this
-test does not claim they are drawn.
+run a cell whose printed output, as the kernel returns it, starts with the same line the static
+page shows and is drawn, as the kernel's stdout, in that cell's output area in the page. A cell
+the reader edits prints under itself; the chapter's live explorer (ipywidgets, through Thebe's
+widget manager) draws its controls and its picture, and the picture changes when a slider is
+moved with the keyboard.
 """
 
 from __future__ import annotations
@@ -121,6 +120,27 @@ def live_site(jupyter_server):
         server.server_close()
 
 
+_RUN = (
+    "i => document.querySelectorAll('div.cell')[i].querySelector('button.thebe-run-button').click()"
+)
+_IDLE = (
+    "i => getComputedStyle(document.querySelectorAll('div.cell')[i]"
+    ".querySelector('.thebe-busy')).display === 'none'"
+)
+# What the kernel printed into a cell, as the page draws it (Thebe's rendered stdout).
+_DRAWN_STDOUT = (
+    "i => Array.from(document.querySelectorAll('div.cell')[i].querySelectorAll("
+    "'.thebe-output [data-mime-type=\"application/vnd.jupyter.stdout\"]'))"
+    ".filter(e => e.offsetHeight > 0).map(e => e.innerText).join('')"
+)
+# The explorer's picture: every output and HTML view inside the cell's widget box.
+_EXPLORER_VIEW = (
+    "i => Array.from(document.querySelectorAll('div.cell')[i].querySelectorAll("
+    "'.thebe-output .widget-output, .thebe-output .widget-html-content'))"
+    ".map(e => e.innerHTML).join('|')"
+)
+
+
 def test_live_code_runs_cells_on_a_local_kernel(browser, live_site):
     assert (SITE / "_static" / "thebe" / "index.js").exists(), "Thebe is not served by the site"
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -138,24 +158,28 @@ def test_live_code_runs_cells_on_a_local_kernel(browser, live_site):
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
         page.goto(live_site + CHAPTER, wait_until="networkidle")
+        page.wait_for_function(  # the whole page parsed, up to the explorer's cell
+            "() => document.readyState === 'complete' && Array.from(document.querySelectorAll("
+            "'div.cell div.cell_input pre')).some(p => p.innerText.includes('.live_'))",
+            timeout=60_000,
+        )  # fmt: skip
         sources = [s.strip() for s in page.locator("div.cell div.cell_input pre").all_inner_texts()]
         printed = [s.strip() for s in page.locator("div.cell").evaluate_all(
             "cells => cells.map(c => (c.querySelector('.cell_output .output.stream') || "
             "{innerText: ''}).innerText)")]  # fmt: skip
         setup = next(i for i, s in enumerate(sources) if "viz.setup(" in s)
         prints = next(i for i, s in enumerate(sources) if "print(" in s and printed[i])
+        explorer = next((i for i, s in enumerate(sources) if ".live_" in s), None)
+        assert explorer is not None, f"no explorer cell among {[s[:40] for s in sources]}"
+        page.wait_for_function("() => window.initThebeSBT && window.initThebe")
         page.evaluate("initThebeSBT()")  # what the launch menu's Live Code button calls
         page.wait_for_function("() => window.thebe && window.thebe.session", timeout=120_000)
         assert "ready" in page.locator(".thebe-launch-button").inner_text()
 
         def run(index: int) -> None:
-            page.evaluate(f"document.querySelectorAll('div.cell')[{index}]"
-                          ".querySelector('button.thebe-run-button').click()")  # fmt: skip
+            page.evaluate(_RUN, index)
             page.wait_for_timeout(200)
-            page.wait_for_function(
-                f"() => getComputedStyle(document.querySelectorAll('div.cell')[{index}]"
-                ".querySelector('.thebe-busy')).display === 'none'", timeout=120_000,
-            )  # fmt: skip
+            page.wait_for_function(_IDLE, arg=index, timeout=120_000)
 
         for index in range(max(setup, prints) + 1):
             run(index)
@@ -164,7 +188,39 @@ def test_live_code_runs_cells_on_a_local_kernel(browser, live_site):
         assert not raised, f"cells raised on the live kernel: {raised[:2]}"
         streams = [o["text"] for o in outputs[prints] if o.get("name") == "stdout"]
         assert streams, f"cell {prints} printed nothing on the live kernel: {outputs[prints]}"
-        assert streams[0].splitlines()[0].strip() == printed[prints].splitlines()[0].strip()
+        first_line = printed[prints].splitlines()[0].strip()
+        assert streams[0].splitlines()[0].strip() == first_line
+        drawn = page.evaluate(_DRAWN_STDOUT, prints)
+        assert drawn.strip(), f"cell {prints}'s printed output is not drawn in the page"
+        assert drawn.splitlines()[0].strip() == first_line, f"cell {prints} shows {drawn!r}"
+        for index in range(prints):  # no cell shows another cell's output
+            assert first_line not in page.evaluate(_DRAWN_STDOUT, index)
+
+        # The reader edits the setup cell and runs it: the new text is drawn under it.
+        page.evaluate(
+            "i => document.querySelectorAll('div.cell')[i].querySelector('.CodeMirror')"
+            ".CodeMirror.setValue('print(\"edited and run:\", 6 * 7)')", setup,
+        )  # fmt: skip
+        run(setup)
+        assert page.evaluate(_DRAWN_STDOUT, setup).strip() == "edited and run: 42"
+
+        for index in range(max(setup, prints) + 1, explorer + 1):
+            run(index)
+        raised = [o for o in page.evaluate(f"window.thebe.notebook.cells[{explorer}].outputs")
+                  if o["output_type"] == "error"]  # fmt: skip
+        assert not raised, f"the explorer cell raised: {raised[:1]}"
+        cell = page.locator("div.cell").nth(explorer)
+        handle = cell.locator(".thebe-output .widget-slider .noUi-handle").first
+        handle.wait_for(state="visible", timeout=60_000)
+        assert cell.locator(".live-only-note").count() == 0, "the static note is shown live"
+        page.wait_for_function(f"() => ({_EXPLORER_VIEW})({explorer}).length > 100")
+        before = page.evaluate(_EXPLORER_VIEW, explorer)
+        handle.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(
+            f"before => ({_EXPLORER_VIEW})({explorer}) !== before && "
+            f"({_EXPLORER_VIEW})({explorer}).length > 100", arg=before, timeout=30_000,
+        )  # fmt: skip
     finally:
         context.close()
     assert not blocked, f"Live Code asked for other hosts: {blocked[:5]}"

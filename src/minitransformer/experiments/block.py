@@ -475,6 +475,8 @@ def live_parameter_counter():
     tied = widgets.Checkbox(description="shared + tied vocabulary", value=True)
     pre = widgets.Checkbox(description="pre-LN", value=False)
     output = widgets.HTML()
+    output.add_class("live-output")
+    built_counts: dict[TransformerConfig, int] = {}
 
     def redraw(*_):
         try:
@@ -495,7 +497,9 @@ def live_parameter_counter():
         rows = "".join(
             f"<tr><td>{k}</td><td align='right'>{c:,}</td></tr>" for k, c in parts.items() if c
         )
-        total, built = sum(parts.values()), counted_parameters(config)
+        if config not in built_counts:  # building the model is the slow part: once per config
+            built_counts[config] = counted_parameters(config)
+        total, built = sum(parts.values()), built_counts[config]
         output.value = (
             f"<table>{rows}<tr><th>total</th><th align='right'>{total:,}</th></tr>"
             f"</table>built model: {built:,} ({'equal' if built == total else 'DIFFERENT'})"

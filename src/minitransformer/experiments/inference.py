@@ -214,30 +214,23 @@ def live_translator(translator, sentence: str = "어제 카페 갔었어 거기 
     encoder-decoder attention (mean over heads) of the translation. Needs a kernel."""
     import ipywidgets as widgets
 
-    from minitransformer.viz.live import _live_only_class, _show_png
-    from minitransformer.viz.static import attention_heatmap
+    from minitransformer.viz.live import _live_only_class, live_view
+    from minitransformer.viz.live_html import heatmap_html
 
     text = widgets.Text(value=sentence, description="Korean", continuous_update=False,
                         layout=widgets.Layout(width="95%"))  # fmt: skip
-    english, message, output = widgets.HTML(), widgets.HTML(), widgets.Output()
+    english, message, output = widgets.HTML(), widgets.HTML(), live_view()
 
     def redraw(*_):
         translation, note = translate_with_message(translator, text.value)
         english.value = f"<b>English:</b> {html.escape(translation) or '–'}"
         message.value = f"<span style='color:#b00'>{html.escape(note)}</span>" if note else ""
-        output.clear_output()
+        output.value = ""
         if translation or text.value.split():
             maps = translator.attention(text.value.split(), translation.split())
             weights = maps.cross[-1].mean(0)  # (T, S)
-            _show_png(
-                output,
-                attention_heatmap(
-                    weights,
-                    maps.output_tokens,
-                    maps.source_tokens,
-                    title="encoder-decoder attention, last layer",
-                ),
-            )
+            output.value = heatmap_html(weights, maps.output_tokens, maps.source_tokens,
+                                        title="encoder-decoder attention, last layer")  # fmt: skip
 
     text.observe(redraw, names="value")
     redraw()

@@ -197,36 +197,24 @@ def product_figure(terms: Sequence[tuple[str, np.ndarray]], operators: Sequence[
     return finish(fig)
 
 
-def _bar_figure(values: np.ndarray, labels: Sequence[str], title: str) -> Figure:
-    from minitransformer.viz._style import new_figure
-
-    fig = new_figure(5.5, 3.0)
-    ax = fig.subplots()
-    ax.bar(range(len(values)), values, color="#0072B2")
-    ax.set_xticks(range(len(values)), list(labels))
-    ax.set(ylim=(0, 1), ylabel="weight", title=title)
-    for i, v in enumerate(values):
-        ax.text(i, v + 0.02, f"{v:.2f}", ha="center", fontsize=9)
-    return fig
-
-
 def live_softmax_explorer(scores: np.ndarray, labels: Sequence[str], d_k: int = 4):
     """Sliders for a temperature tau and a width: softmax(scores * sqrt(width / d_k) / tau).
 
     ``scores``: one row of scaled scores computed with keys of width ``d_k``. Multiplying by
     sqrt(width / d_k) shows how the row would look unscaled at that width; tau divides."""
-    from minitransformer.viz.live import _live_only_class, _show_png, _widgets
+    from minitransformer.viz.live import _live_only_class, _widgets, live_view
+    from minitransformer.viz.live_html import bars_html
 
     widgets = _widgets()
     scores = np.asarray(scores, dtype=float)
     tau = widgets.FloatLogSlider(description="τ", value=1.0, base=2, min=-3, max=4, step=0.25)
     width = widgets.IntSlider(description="d_k", value=d_k, min=d_k, max=1024, step=1)
-    output = widgets.Output()
+    output = live_view()
 
     def redraw(*_):
         row = softmax(scores * np.sqrt(width.value / d_k) / tau.value)
         title = f"unscaled at d_k = {width.value}, then divided by τ = {tau.value:.2f}"
-        _show_png(output, _bar_figure(row, labels, title))
+        output.value = bars_html(row, labels, title=title)
 
     for control in (tau, width):
         control.observe(redraw, names="value")
@@ -238,7 +226,8 @@ def live_softmax_explorer(scores: np.ndarray, labels: Sequence[str], d_k: int = 
 def live_row_explorer(weights: np.ndarray, tokens: Sequence[str], query: str | None = None):
     """Pick a query word, a layer and a head (or the mean of heads): its attention row as
     bars. weights: (N, H, S, S) self-attention of one sentence with words ``tokens``."""
-    from minitransformer.viz.live import _live_only_class, _show_png, _widgets
+    from minitransformer.viz.live import _live_only_class, _widgets, live_view
+    from minitransformer.viz.live_html import bars_html
 
     widgets = _widgets()
     weights = np.asarray(weights, dtype=float)
@@ -246,14 +235,14 @@ def live_row_explorer(weights: np.ndarray, tokens: Sequence[str], query: str | N
     word = widgets.Dropdown(description="query", options=list(tokens), value=query or tokens[0])
     layer = widgets.IntSlider(description="layer", min=0, max=N - 1, value=N - 1)
     head = widgets.Dropdown(description="head", options=[*map(str, range(H)), "mean"], value="mean")
-    output = widgets.Output()
+    output = live_view()
 
     def redraw(*_):
         t = list(tokens).index(word.value)
         maps = weights[layer.value]
         row = maps.mean(axis=0)[t] if head.value == "mean" else maps[int(head.value), t]
         title = f"query {word.value}: layer {layer.value}, head {head.value}"
-        _show_png(output, _bar_figure(row, tokens, title))
+        output.value = bars_html(row, tokens, title=title)
 
     for control in (word, layer, head):
         control.observe(redraw, names="value")

@@ -12,7 +12,10 @@ A chapter starts with::
   :func:`attention_heatmap_plotly`, :func:`slider_heatmap`, :func:`positional_explorer`.
 - ipywidgets, need a kernel (return a widget box that shows a "needs a kernel" note in the
   static HTML): :func:`live_attention_explorer`, :func:`live_positional_explorer`; for your
-  own explorer, :func:`live_only` (the box with the note) and :func:`show_figure`.
+  own explorer, :func:`live_only` (the box with the note), :func:`live_view` (an HTML view to
+  redraw by setting its ``value``) with :func:`heatmap_html`, :func:`bars_html` or
+  :func:`curves_svg` (a few milliseconds per redraw), or :func:`show_figure` (a matplotlib
+  figure, a few hundred milliseconds).
 - the translator running in the reader's browser, no kernel (the published book only):
   :func:`browser_translator`.
 - the package's real source on the page: :func:`show_source`, e.g.
@@ -40,11 +43,13 @@ from minitransformer.viz.live import (
     live_note_html,
     live_only,
     live_positional_explorer,
+    live_view,
     random_self_attention,
     show_figure,
     transformer_attention,
     translator_attention,
 )
+from minitransformer.viz.live_html import bars_html, curves_svg, heatmap_html
 from minitransformer.viz.source import SourceView, show_source, source_view
 from minitransformer.viz.static import (
     as_array,
@@ -64,12 +69,16 @@ __all__ = [
     "attention_heatmap",
     "attention_heatmap_plotly",
     "attention_states",
+    "bars_html",
     "browser_translator",
+    "curves_svg",
     "figure_png",
+    "heatmap_html",
     "live_attention_explorer",
     "live_note_html",
     "live_only",
     "live_positional_explorer",
+    "live_view",
     "positional_curves",
     "positional_explorer",
     "positional_heatmap",

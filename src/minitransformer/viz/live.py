@@ -18,6 +18,7 @@ translator, e.g. ``minitransformer.load_pretrained()``) build such callables.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from minitransformer.viz._style import figure_png
-from minitransformer.viz.static import as_array, attention_heatmap, positional_curves
+from minitransformer.viz.live_html import curves_svg, heatmap_html
+from minitransformer.viz.static import as_array
 
 LIVE_NOTE = (
     "<div class='live-only-note' data-live-only='true'><strong>Live explorer — needs a running "
@@ -84,6 +86,7 @@ def _live_only_class():
         def __init__(self, children, *, what: str = "", **kwargs):
             super().__init__(children, **kwargs)
             self._live_note = LIVE_NOTE.format(what=html.escape(what))
+            self.add_class("live-explorer")  # found by the JupyterLab test and benchmark
 
         def _repr_mimebundle_(self, **kwargs):
             bundle = super()._repr_mimebundle_(**kwargs) or {}
@@ -111,12 +114,30 @@ def live_note_html(what: str = "") -> str:
     return LIVE_NOTE.format(what=html.escape(what))
 
 
+def live_view():
+    """The HTML view an explorer redraws by replacing its ``value`` (see
+    :mod:`minitransformer.viz.live_html`)."""
+    view = _widgets().HTML()
+    view.add_class("live-output")
+    return view
+
+
 def _show_png(output, fig) -> None:
     from IPython.display import Image, display
 
     output.clear_output(wait=True)
     with output:
         display(Image(data=figure_png(fig)))
+
+
+@contextlib.contextmanager
+def _quiet(state: dict):
+    """While controls are set together, their observers skip drawing (``state["quiet"]``)."""
+    state["quiet"] = True
+    try:
+        yield
+    finally:
+        state["quiet"] = False
 
 
 def _unknown_note(attend: AttendFn, sentence: str) -> str:
@@ -153,24 +174,24 @@ def live_attention_explorer(
     head = widgets.IntSlider(description="head", min=0, max=0)
     mean = widgets.Checkbox(description="mean over heads", value=False)
     message = widgets.HTML()
-    output = widgets.Output()
-    state: dict[str, Any] = {"views": {}}
+    output = live_view()
+    state: dict[str, Any] = {"views": {}, "quiet": False}
 
     def redraw(change=None):
         views = state["views"]
-        if not views or kind.value not in views:
-            return
+        if state["quiet"] or not views or kind.value not in views:
+            return  # quiet: controls being set together, drawn once afterwards
         if mean.value and change is not None and change.get("owner") is head:
             return  # the mean of the heads does not depend on the head slider
-        head.disabled = mean.value
         view = views[kind.value]
-        layer.max, head.max = view.weights.shape[0] - 1, view.weights.shape[1] - 1
+        with _quiet(state):  # a smaller max may move a slider: no second drawing for that
+            head.disabled = mean.value
+            layer.max, head.max = view.weights.shape[0] - 1, view.weights.shape[1] - 1
         weights = view.weights[layer.value]
         weights = weights.mean(axis=0) if mean.value else weights[head.value]
         which = "mean of heads" if mean.value else f"head {head.value}"
         heading = title or f"{kind.value}\nlayer {layer.value}, {which}"  # fits one-word input
-        fig = attention_heatmap(weights, view.query_tokens, view.key_tokens, title=heading)
-        _show_png(output, fig)
+        output.value = heatmap_html(weights, view.query_tokens, view.key_tokens, title=heading)
 
     def recompute(*_):
         try:
@@ -178,13 +199,15 @@ def live_attention_explorer(
         except (ValueError, KeyError, TypeError) as error:
             message.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
             state["views"] = {}
-            output.clear_output()  # no stale heatmap of the previous sentence
+            output.value = ""  # no stale heatmap of the previous sentence
             return
         message.value = _unknown_note(attend, text.value)
         names = list(state["views"])
-        kind.options = names
-        if kind.value not in names:
-            kind.value = names[0]
+        with _quiet(state):
+            if tuple(kind.options) != tuple(names):
+                kind.options = names
+            if kind.value not in names:
+                kind.value = names[0]
         redraw()
 
     text.observe(recompute, names="value")
@@ -206,13 +229,22 @@ def live_positional_explorer(d_model: int = 64, length: int = 50):
     length_slider = widgets.IntSlider(description="length", min=10, max=200, value=length)
     dim_a = widgets.IntSlider(description="dim i", min=0, max=d_model - 1, value=0)
     dim_b = widgets.IntSlider(description="dim j", min=0, max=d_model - 1, value=d_model // 2)
-    output = widgets.Output()
+    output = live_view()
+    state = {"quiet": False}
 
     def redraw(*_):
-        dim_a.max = dim_b.max = d_slider.value - 1
-        fig = positional_curves((dim_a.value, dim_b.value), length=length_slider.value,
-                                d_model=d_slider.value)  # fmt: skip
-        _show_png(output, fig)
+        from minitransformer.positional import sinusoidal_encoding
+
+        if state["quiet"]:
+            return
+        with _quiet(state):  # a smaller D moves the dimension sliders: draw once, below
+            dim_a.max = dim_b.max = d_slider.value - 1
+        D = d_slider.value
+        table = sinusoidal_encoding(length_slider.value, D).numpy()
+        curves = {f"i = {i} ({'sin' if i % 2 == 0 else 'cos'})": table[:, i]
+                  for i in dict.fromkeys((dim_a.value, dim_b.value))}  # fmt: skip
+        output.value = curves_svg(curves, title=f"positional encoding curves, D = {D}",
+                                  xlabel="position pos")  # fmt: skip
 
     for control in (d_slider, length_slider, dim_a, dim_b):
         control.observe(redraw, names="value")
@@ -361,6 +393,7 @@ __all__: Sequence[str] = [
     "live_note_html",
     "live_only",
     "live_positional_explorer",
+    "live_view",
     "random_self_attention",
     "show_figure",
     "transformer_attention",
