@@ -23,13 +23,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser._lab import controls, explorers, jupyter_lab, move, run_notebook  # noqa: E402
-from browser._site import CHROMIUM_ARGS  # noqa: E402
+from browser._site import CHROMIUM_ARGS, WIDTHS, offline_context  # noqa: E402
 
 NOTEBOOKS = [
     "notebooks/02-encoder-decoder.ipynb",
@@ -88,21 +87,14 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    results, blocked = {}, []
+    results: dict = {}
     started = time.monotonic()
     with jupyter_lab(args.notebooks) as url, sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS
         )
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-
-        def route(route_, request) -> None:
-            if urlsplit(request.url).hostname == "127.0.0.1" or request.url.startswith("data:"):
-                return route_.continue_()
-            blocked.append(request.url)
-            route_.abort()
-
-        context.route("**/*", route)
+        context = offline_context(browser, WIDTHS["desktop"])
+        blocked = context.blocked_requests
         for path in args.notebooks:
             page = context.new_page()
             results[path] = bench_notebook(page, url.format(path=path), args.moves)

@@ -92,10 +92,27 @@ _READ = """() => { const s = window.__liveMove;
   return {t0: s.t0, last: s.last, changes: s.changes, now: performance.now()}; }"""
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_up(process: subprocess.Popen, base: str, token: str, what: str) -> None:
+    """Wait (up to 2 minutes) until the Jupyter server ``process`` answers at ``base``; if it
+    dies or never answers, kill it and raise with the end of its log."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                return
+        except OSError as error:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                log = process.stderr.read()[-2000:]
+                raise RuntimeError(f"{what} did not start: {log}") from error
+            time.sleep(0.5)
 
 
 @contextlib.contextmanager
@@ -111,7 +128,7 @@ def jupyter_lab(notebooks: Sequence[str]) -> Iterator[str]:
         for name, values in _SETTINGS.items():
             (settings / name).parent.mkdir(parents=True, exist_ok=True)
             (settings / name).write_text(json.dumps(values), encoding="utf-8")
-        port, token = _free_port(), secrets.token_hex(16)
+        port, token = free_port(), secrets.token_hex(16)
         env = {
             **os.environ,
             "JUPYTERLAB_SETTINGS_DIR": str(settings),
@@ -126,18 +143,7 @@ def jupyter_lab(notebooks: Sequence[str]) -> Iterator[str]:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=work, env=env,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                    break
-            except OSError as error:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    process.wait()
-                    log = process.stderr.read()[-2000:]
-                    raise RuntimeError(f"jupyter lab did not start: {log}") from error
-                time.sleep(0.5)
+        wait_until_up(process, base, token, "jupyter lab")
         try:
             yield f"{base}/lab/tree/{{path}}?reset&token={token}"  # reset: only that notebook
         finally:

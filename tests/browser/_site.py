@@ -29,6 +29,27 @@ WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "he
 THEMES = ("light", "dark")
 
 
+def offline_context(browser, viewport: dict):
+    """A browser context that aborts every request to another host than 127.0.0.1 and lists
+    it in ``context.blocked_requests``."""
+    from urllib.parse import urlsplit
+
+    context = browser.new_context(viewport=viewport)
+    blocked: list[str] = []
+
+    def route(route_, request) -> None:
+        host = urlsplit(request.url).hostname
+        if request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            route_.continue_()
+        else:
+            blocked.append(request.url)
+            route_.abort()
+
+    context.route("**/*", route)
+    context.blocked_requests = blocked
+    return context
+
+
 def source_of(page: str) -> Path | None:
     """The notebook or Markdown file a page was built from (None for index, search...)."""
     for suffix in (".ipynb", ".md"):

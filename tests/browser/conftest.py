@@ -14,7 +14,6 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,6 +25,7 @@ from browser._site import (
     WIDTHS,
     built_pages,
     content_pages,
+    offline_context,
 )
 
 
@@ -98,26 +98,9 @@ class PageProbe:
             self.errors.append(f"console: {message.text}")
 
 
-def _offline_context(browser, viewport: dict):
-    context = browser.new_context(viewport=viewport)
-    blocked: list[str] = []
-
-    def route(route_, request) -> None:
-        host = urlsplit(request.url).hostname
-        if request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
-            route_.continue_()
-        else:
-            blocked.append(request.url)
-            route_.abort()
-
-    context.route("**/*", route)
-    context.blocked_requests = blocked
-    return context
-
-
 @pytest.fixture(scope="session")
 def context(browser, site_url):
-    context = _offline_context(browser, WIDTHS["desktop"])
+    context = offline_context(browser, WIDTHS["desktop"])
     yield context
     context.close()
 
@@ -182,7 +165,7 @@ def audit(browser, site_url):
     runs in each, and a screenshot of each is written to _build/screenshots/. The results are
     kept, so the a11y and layout tests that read them cost nothing more.
     """
-    contexts = {name: _offline_context(browser, viewport) for name, viewport in WIDTHS.items()}
+    contexts = {name: offline_context(browser, viewport) for name, viewport in WIDTHS.items()}
     results = AUDITS
 
     def run(page_path: str, width: str) -> dict:

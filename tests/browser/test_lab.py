@@ -12,8 +12,6 @@ traceback anywhere in the notebook. Speed is measured by ``benchmarks/bench_lab.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import pytest
 
 from browser._lab import (
@@ -25,6 +23,7 @@ from browser._lab import (
     run_notebook,
     tracebacks,
 )
+from browser._site import WIDTHS, offline_context
 
 pytestmark = pytest.mark.browser
 
@@ -45,16 +44,8 @@ def lab_url():
 
 @pytest.mark.parametrize("chapter", list(CHAPTERS))
 def test_every_explorer_answers_every_control_in_jupyterlab(browser, lab_url, chapter):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    blocked = []
-
-    def route(route_, request) -> None:
-        if urlsplit(request.url).hostname == "127.0.0.1" or request.url.startswith("data:"):
-            return route_.continue_()
-        blocked.append(request.url)
-        route_.abort()
-
-    context.route("**/*", route)
+    context = offline_context(browser, WIDTHS["desktop"])
+    blocked = context.blocked_requests
     page = context.new_page()
     try:
         run_notebook(page, lab_url.format(path=chapter))

@@ -18,18 +18,15 @@ import http.server
 import json
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from browser._site import ROOT, SITE
+from browser._lab import free_port, wait_until_up
+from browser._site import ROOT, SITE, WIDTHS, offline_context
 
 pytestmark = pytest.mark.browser
 
@@ -37,15 +34,9 @@ CHAPTER = "notebooks/05-positional-encoding.html"
 _CONFIG = re.compile(r'<script type="text/x-thebe-config">.*?</script>', re.S)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def jupyter_server():
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
     process = subprocess.Popen(
         [str(jupyter), "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
@@ -54,17 +45,10 @@ def jupyter_server():
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                process.wait()
-                pytest.fail(f"jupyter server did not start: {process.stderr.read()[-2000:]}")
-            time.sleep(0.5)
+    try:
+        wait_until_up(process, base, token, "jupyter server")
+    except RuntimeError as error:
+        pytest.fail(str(error))
     try:
         yield base, token
     finally:
@@ -143,16 +127,8 @@ _EXPLORER_VIEW = (
 
 def test_live_code_runs_cells_on_a_local_kernel(browser, live_site):
     assert (SITE / "_static" / "thebe" / "index.js").exists(), "Thebe is not served by the site"
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    blocked, errors = [], []
-
-    def route(route_, request) -> None:
-        if urlsplit(request.url).hostname == "127.0.0.1" or request.url.startswith("data:"):
-            return route_.continue_()
-        blocked.append(request.url)
-        route_.abort()
-
-    context.route("**/*", route)
+    context = offline_context(browser, WIDTHS["desktop"])
+    blocked, errors = context.blocked_requests, []
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
