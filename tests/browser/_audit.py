@@ -272,16 +272,94 @@ def _settle_plotly(page) -> None:
     page.wait_for_timeout(200)
 
 
-def _axe(page) -> tuple[int, list[dict]]:
-    if not page.evaluate("() => !!window.axe"):
-        page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
-    # Every rule, the experimental ones too (label-content-name-mismatch is one of them).
-    result = page.evaluate(
-        """() => axe.run(document, {resultTypes: ['violations'], rules: Object.fromEntries(
-            axe.getRules(['experimental']).map(r => [r.ruleId, {enabled: true}]))})"""
-    )
-    rules = len(result["passes"]) + len(result["violations"]) + len(result["incomplete"])
-    return rules, [
+# Colour contrast of the tokens of code: highlighted code blocks and the API reference's
+# signatures (CODE_BLOCKS; every element in them with visible text of its own), against the
+# background they are drawn on: the first opaque background among its ancestors, with the
+# translucent ones between composited over it. axe-core's color-contrast rule judges the same
+# pairs element by element, which costs seconds on a page of code; these blocks are flat (no
+# image, no overlap, one background), so the ratio is computed here once per distinct colour
+# pair (test_a11y checks that both agree).
+CODE_BLOCKS = (".highlight pre", "dt.sig")
+CODE_CONTRAST = """(blocks) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 1;
+    const ctx = canvas.getContext('2d', {willReadFrequently: true});
+    const rgba = (css) => {  // any CSS colour -> [r, g, b, a] with a in 0..1
+        ctx.clearRect(0, 0, 1, 1);
+        ctx.fillStyle = '#000';
+        ctx.fillStyle = css;
+        ctx.fillRect(0, 0, 1, 1);
+        const d = ctx.getImageData(0, 0, 1, 1).data;
+        return [d[0], d[1], d[2], d[3] / 255];
+    };
+    const over = (top, bottom) => top.slice(0, 3).map(
+        (c, i) => c * top[3] + bottom[i] * (1 - top[3])).concat([1]);
+    const background = (el) => {
+        const layers = [];
+        for (let n = el; n; n = n.parentElement) {
+            const c = rgba(getComputedStyle(n).backgroundColor);
+            if (c[3] > 0) layers.push(c);
+            if (c[3] >= 1) break;
+        }
+        let colour = [255, 255, 255, 1];  // the canvas under the page
+        for (const layer of layers.reverse()) colour = over(layer, colour);
+        return colour;
+    };
+    const luminance = (c) => {
+        const [r, g, b] = c.slice(0, 3).map((v) => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const pairs = new Map();
+    let tokens = 0;
+    const selector = blocks.map((b) => b + ', ' + b + ' *').join(', ');
+    for (const el of document.querySelectorAll(selector)) {
+        const own = Array.from(el.childNodes).some(
+            (n) => n.nodeType === 3 && n.textContent.trim());
+        if (!own) continue;
+        const style = getComputedStyle(el);
+        let opacity = 1;
+        for (let n = el; n; n = n.parentElement) opacity *= parseFloat(getComputedStyle(n).opacity);
+        // as axe: what the reader cannot see (a folded block) is not judged
+        if (!el.getClientRects().length || style.visibility !== 'visible' || opacity === 0)
+            continue;
+        tokens += 1;
+        const bg = background(el);
+        let fg = rgba(style.color);
+        fg = over([fg[0], fg[1], fg[2], fg[3] * opacity], bg);
+        const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight) >= 700;
+        const large = size >= 24 || (bold && size >= 18.66);
+        const key = fg.join() + '|' + bg.join() + '|' + large;
+        if (!pairs.has(key)) {
+            const [a, b] = [luminance(fg), luminance(bg)];
+            const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+            pairs.set(key, {ratio, need: large ? 3 : 4.5, fg, bg, nodes: []});
+        }
+        const pair = pairs.get(key);
+        if (pair.nodes.length < 4)
+            pair.nodes.push(el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
+                            + ' ' + JSON.stringify(el.textContent.slice(0, 20)));
+        pair.count = (pair.count || 0) + 1;
+    }
+    const failing = Array.from(pairs.values()).filter((p) => p.ratio < p.need);
+    return {tokens, pairs: pairs.size, failing: failing.map((p) => ({
+        ratio: Math.round(p.ratio * 100) / 100, need: p.need, count: p.count,
+        fg: p.fg.map(Math.round), bg: p.bg.map(Math.round), nodes: p.nodes}))};
+}"""
+
+# How many elements the reader can see: the themes change colours only, and the dark run of
+# axe relies on that (test_a11y compares the two counts).
+VISIBLE_ELEMENTS = """() => Array.from(document.querySelectorAll('body *'))
+    .filter((el) => el.getClientRects().length > 0).length"""
+
+# The rules whose outcome depends on colours; in the dark theme only these run again.
+COLOUR_RULES = ("color-contrast", "link-in-text-block")
+
+
+def _violations(result: dict) -> list[dict]:
+    return [
         {
             "id": v["id"],
             "impact": v["impact"],
@@ -293,13 +371,73 @@ def _axe(page) -> tuple[int, list[dict]]:
     ]
 
 
-def audit_page(context, site_url: str, page_path: str, width: str) -> dict:
+def code_contrast(page) -> list[dict]:
+    """CODE_CONTRAST's failing colour pairs, in the shape of axe's violations."""
+    found = page.evaluate(CODE_CONTRAST, list(CODE_BLOCKS))
+    return [
+        {
+            "id": "code-token-contrast",
+            "impact": "serious",
+            "help": f"code token contrast {f['ratio']} < {f['need']} "
+            f"(rgb{tuple(f['fg'][:3])} on rgb{tuple(f['bg'][:3])})",
+            "targets": f["nodes"],
+            "count": f["count"],
+        }
+        for f in found["failing"]
+    ]
+
+
+def _axe(page, *, all_rules: bool) -> tuple[int, list[dict]]:
+    """axe-core on the page; the tokens of code (CODE_BLOCKS) judged by CODE_CONTRAST instead.
+
+    all_rules: every rule (the experimental ones too: label-content-name-mismatch is one);
+    otherwise only COLOUR_RULES (the second theme: nothing but colours has changed).
+    """
+    if not page.evaluate("() => !!window.axe"):
+        page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
+    # Two runs, one after the other (axe runs one at a time): colour contrast outside the
+    # code, then the other rules on the whole page.
+    result = page.evaluate(
+        """async ([allRules, colourRules, code]) => {
+            const options = (extra) => ({resultTypes: ['violations'], ...extra});
+            const contrast = await axe.run({exclude: code.map((c) => [c])},
+                                           options({runOnly: colourRules.slice(0, 1)}));
+            const rules = Object.fromEntries(axe.getRules(['experimental'])
+                .map(r => [r.ruleId, {enabled: true}]));
+            rules['color-contrast'] = {enabled: false};
+            const rest = await axe.run(document, options(
+                allRules ? {rules} : {runOnly: colourRules.slice(1)}));
+            const count = (r) => r.passes.length + r.violations.length + r.incomplete.length;
+            return {violations: contrast.violations.concat(rest.violations),
+                    rules: count(contrast) + count(rest)};
+        }""",
+        [all_rules, list(COLOUR_RULES), list(CODE_BLOCKS)],
+    )
+    return result["rules"], _violations(result) + code_contrast(page)
+
+
+def audit_page(context, site_url: str, page_path: str, width: str, checks=None) -> dict:
+    """Everything measured on one load of the page at one width (see the module's docstring).
+
+    checks(page, page_path): more assertions to run on this load, last (at desktop width);
+    the AssertionError's message, or None, is ``report["checks"]``.
+    """
     context.blocked_requests.clear()
     page = context.new_page()
     errors: list[str] = []
+    # The page's own errors; not axe's: it fetches the stylesheets again to read their rules,
+    # and resolves pydata-sphinx-theme's @import of basic.css against the page (a 404).
+    axe_running = [False]
     page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+    page.on(
+        "console",
+        lambda m: m.type == "error" and not axe_running[0] and errors.append(f"console: {m.text}"),
+    )
     try:
-        page.goto(site_url + page_path, wait_until="load")
+        response = page.goto(site_url + page_path, wait_until="load")
+        assert response is not None and response.ok, (
+            f"{page_path}: HTTP {response and response.status}"
+        )
         ready(page)
         report: dict = {"errors": errors}
         _settle_plotly(page)
@@ -318,7 +456,11 @@ def audit_page(context, site_url: str, page_path: str, width: str) -> dict:
                 "() => document.getAnimations().every(a => a.playState !== 'running')"
             )
             page.wait_for_timeout(100)
-            report["axe_rules"], report["axe"][theme] = _axe(page)
+            axe_running[0] = True
+            rules, report["axe"][theme] = _axe(page, all_rules=theme == THEMES[0])
+            axe_running[0] = False
+            report.setdefault("axe_rules", rules)
+            report.setdefault("visible", {})[theme] = page.evaluate(VISIBLE_ELEMENTS)
             shot = SCREENSHOTS / f"{name}.{width}.{theme}.jpg"
             # JPEG stops at 65,535 px: a very long page (the experiments reference on a phone)
             # is shot down to that height.
@@ -330,6 +472,12 @@ def audit_page(context, site_url: str, page_path: str, width: str) -> dict:
             report["undescribed"] = page.evaluate(UNDESCRIBED_FIGURES)
             report["prose"] = page.evaluate(PROSE_TEXT)
             report["dead_states"] = page.evaluate(DEAD_STATES)
+        if checks is not None:
+            try:
+                checks(page, page_path)
+                report["checks"] = None
+            except AssertionError as error:
+                report["checks"] = f"{error}"
         report["blocked"] = list(context.blocked_requests)
         return report
     finally:

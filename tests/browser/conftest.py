@@ -116,7 +116,7 @@ def probe(context) -> Iterator[PageProbe]:
 
 # --- one audit per page and width: axe in both themes, layout, screenshots --------------------
 
-from browser import _audit  # noqa: E402  (the audit's scripts; imported after the fixtures)
+from browser import _audit, _pagechecks  # noqa: E402  (imported after the fixtures)
 
 AUDITS: dict[tuple[str, str], dict] = {}  # (page, width) -> what audit_page found
 MODERATE = "axe-moderate"  # each process's findings: _build/screenshots/axe-moderate.<worker>.txt
@@ -172,7 +172,8 @@ def audit(browser, site_url):
         key = (page_path, width)
         if key not in results:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            results[key] = _audit.audit_page(contexts[width], site_url, page_path, width)
+            checks = _pagechecks.check_page if width == "desktop" else None
+            results[key] = _audit.audit_page(contexts[width], site_url, page_path, width, checks)
         return results[key]
 
     yield run
