@@ -33,10 +33,10 @@ from minitransformer.viz.static import as_array
 
 LIVE_NOTE = (
     "<div class='live-only-note' data-live-only='true'><strong>Live explorer — needs a running "
-    "Python kernel.</strong> {what} It runs in Jupyter, on Binder, or with <em>Live Code</em> "
-    "from the launch menu (rocket icon) at the top of this page; with no kernel behind the page "
-    "only this note is shown (in Jupyter, run the cell to start it). The static figure beside it "
-    "carries the same interaction.</div>"
+    "Python kernel.</strong> {what} It runs in Jupyter and on Binder, and in the published "
+    "book with <em>Live Code</em> from the launch menu (rocket icon) at the top of the page; "
+    "with no kernel behind it only this note is shown (in Jupyter: run the cell). The static "
+    "figure beside it carries the same interaction.</div>"
 )
 
 
