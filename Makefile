@@ -46,7 +46,10 @@ system-deps:
 	bash tools/system-deps.sh
 
 # The book's own tooling is linted here (the `lint` target covers the package and tests).
-test: $(VENV)/.testtools system-deps lint unit book binder-check
+# The book is built with its notebooks' kernels in the Binder environment (binder-check's venv,
+# 2 GB each): one execution of the notebooks serves the book and the Binder check.
+test: $(VENV)/.testtools system-deps lint unit
+	$(PYTHON) tools/binder_check.py --book $(PY)
 	$(BIN)/ruff check tools book/_ext
 	$(BIN)/ruff format --check tools book/_ext
 	$(BIN)/pytest -m browser -n 2 --dist loadscope --durations=15

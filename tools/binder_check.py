@@ -2,6 +2,7 @@
 every notebook in it under Binder's memory limit.
 
     python3 tools/binder_check.py        (make binder-check)
+    python3 tools/binder_check.py --book .venv/bin/python     (make test)
 
 Steps: a fresh venv from this Python, with its own pip and setuptools (no upgrade); install
 binder/requirements.txt, with torch==2.13.0 from the default index in place of the CPU-index
@@ -10,6 +11,11 @@ runner that repo2docker's base image brings; run binder/postBuild; check that po
 nothing behind in the repository; execute every chapter and the sliders page from a fresh
 kernel with the kernel's data segment limited to 2 GiB (Binder's memory cap), and report each
 notebook's time and the kernel's peak resident memory.
+
+With ``--book PYTHON``, the last step is the book build itself: PYTHON (the book's own venv)
+runs tools/build_book.py with every notebook's kernel in the Binder environment, under the
+same limit, so `make test` executes the notebooks once for both (the two environments pin the
+same versions: binder/requirements.txt is installed under requirements.txt's pins).
 """
 
 from __future__ import annotations
@@ -78,7 +84,8 @@ def new_files() -> set[str]:
     }  # new files, tracked or ignored: what an install step could leave behind
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    book_python = argv[argv.index("--book") + 1] if "--book" in argv else None
     notebooks = [*sorted((ROOT / "notebooks").glob("*.ipynb")), ROOT / "book" / "sliders.ipynb"]
     with tempfile.TemporaryDirectory(prefix="binder-check-") as tmp:
         venv = Path(tmp) / "venv"
@@ -107,6 +114,14 @@ def main() -> int:
         if not where.startswith(str(venv)):
             print(f"binder-check: minitransformer imported from {where}, not the venv")
             return 1
+        if book_python:
+            print("binder-check: building the book with its kernels in this environment")
+            book_env = {**os.environ, "BOOK_KERNEL_PYTHON": str(python),
+                        "BOOK_KERNEL_DATA_LIMIT": str(MEMORY_LIMIT)}  # fmt: skip
+            book_env.pop("PYTHONPATH", None)
+            built = subprocess.run([book_python, str(ROOT / "tools" / "build_book.py")],
+                                   cwd=ROOT, env=book_env, check=False)  # fmt: skip
+            return built.returncode
         script = Path(tmp) / "run_notebook.py"
         script.write_text(RUN_NOTEBOOK)
         total = time.perf_counter()
@@ -135,4 +150,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -9,6 +9,12 @@ Before Sphinx runs, every notebook the execution cache does not hold yet is exec
 time (BOOK_JOBS, default 2: the chapters run on one thread each, so two use both cores), and
 its outputs go into the cache that MyST-NB then reads; it prints each notebook's execution time.
 
+BOOK_KERNEL_PYTHON=/path/to/python runs the notebooks' kernels with that interpreter (which
+needs ipykernel and the book's runtime packages) instead of this one, every notebook again,
+each kernel limited to BOOK_KERNEL_DATA_LIMIT bytes of data segment if that is set, and prints
+each kernel's peak resident memory: `make test` builds the book this way in the Binder
+environment (tools/binder_check.py --book), so one execution of the notebooks serves both.
+
 Fails when the build warns, when a notebook cell fails, or when no site came out: jupyter-book
 2.x is a different tool (MyST-MD, configured by myst.yml); given this book's _config.yml and
 _toc.yml it prints "No site configuration found." and exits 0 having built nothing, so a
@@ -39,6 +45,9 @@ FAILED = BUILD / ".last-build-failed"  # next build re-reads every page (warns a
 INPUTS = ["src/minitransformer", "book/_ext", "requirements.txt", "_config.yml"]
 JOBS = int(os.environ.get("BOOK_JOBS", "2"))
 TIMEOUT = 300  # seconds per cell, as _config.yml's execute.timeout
+KERNEL_PYTHON = os.environ.get("BOOK_KERNEL_PYTHON")
+KERNEL_NAME = "book-kernel"  # the kernel spec written for BOOK_KERNEL_PYTHON
+DATA_LIMIT = int(os.environ.get("BOOK_KERNEL_DATA_LIMIT") or 0)
 
 
 def book_notebooks() -> list[Path]:
@@ -62,17 +71,48 @@ def book_notebooks() -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
-def _execute(path: str) -> tuple[str, object, float, str | None]:
-    """Run one notebook in its own folder, as MyST-NB does (a fresh kernel, no errors allowed)."""
+def _execute(path: str) -> tuple[str, object, float, str | None, int]:
+    """Run one notebook in its own folder, as MyST-NB does (a fresh kernel, no errors allowed).
+
+    Returns the path, the executed notebook, seconds, the error (or None) and, with
+    BOOK_KERNEL_PYTHON, the kernel's peak resident memory in bytes (else 0)."""
+    import resource
+
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
+    options = {}
+    if KERNEL_PYTHON:
+        options["kernel_name"] = KERNEL_NAME
+        if DATA_LIMIT:  # inherited by the kernel this process starts
+            resource.setrlimit(resource.RLIMIT_DATA, (DATA_LIMIT, DATA_LIMIT))
     notebook = nbformat.read(path, as_version=4)
     result = single_nb_execution(
         notebook, cwd=str(Path(path).parent), timeout=TIMEOUT, allow_errors=False,
-        meta_override=True,
+        meta_override=True, **options,
     )  # fmt: skip
-    return path, notebook, result.time, result.exc_string if result.err else None
+    # This process runs one notebook (max_tasks_per_child=1): its largest reaped child is the
+    # kernel. Linux reports kibibytes.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 if KERNEL_PYTHON else 0
+    return path, notebook, result.time, result.exc_string if result.err else None, peak
+
+
+def _write_kernel_spec() -> None:
+    """A kernel spec for BOOK_KERNEL_PYTHON, found first through JUPYTER_PATH."""
+    import atexit
+    import json
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="book-kernel-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    argv = [KERNEL_PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "Python 3 (book)", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        [str(folder), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+    )
 
 
 def execute_into_cache(notebooks: list[Path]) -> bool:
@@ -97,10 +137,15 @@ def execute_into_cache(notebooks: list[Path]) -> bool:
     from book_offline import set_kernel_environment
 
     set_kernel_environment()  # the kernels' environment, as under Sphinx: plotly's renderer...
+    pool_options = {}
+    if KERNEL_PYTHON:
+        _write_kernel_spec()
+        pool_options["max_tasks_per_child"] = 1  # one kernel per process: its peak is its own
+        print(f"kernels: {KERNEL_PYTHON}, data limit {DATA_LIMIT // 2**20 or '-'} MiB")
     print(f"executing {len(todo)} notebooks, {JOBS} at a time", flush=True)
     start, ok = time.monotonic(), True
-    with concurrent.futures.ProcessPoolExecutor(max_workers=JOBS) as pool:
-        for path, notebook, seconds, error in pool.map(_execute, map(str, todo)):
+    with concurrent.futures.ProcessPoolExecutor(max_workers=JOBS, **pool_options) as pool:
+        for path, notebook, seconds, error, peak in pool.map(_execute, map(str, todo)):
             name = Path(path).relative_to(ROOT)
             if error:
                 print(f"{name}: a cell failed\n{error}", flush=True)
@@ -111,7 +156,8 @@ def execute_into_cache(notebooks: list[Path]) -> bool:
                 CacheBundleIn(notebook, path, data={"execution_seconds": seconds}),
                 check_validity=False, overwrite=True,
             )  # fmt: skip
-            print(f"{name}: executed in {seconds:.1f} s", flush=True)
+            memory = f", kernel peak {peak / 2**20:.0f} MiB" if peak else ""
+            print(f"{name}: executed in {seconds:.1f} s{memory}", flush=True)
     print(f"notebooks executed in {time.monotonic() - start:.0f} s wall", flush=True)
     return ok
 
@@ -142,6 +188,10 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(CACHE, ignore_errors=True)
         STAMP.parent.mkdir(parents=True, exist_ok=True)
         STAMP.write_text(fingerprint + "\n")
+        if "--all" not in argv:
+            argv = [*argv, "--all"]
+    elif KERNEL_PYTHON:  # every notebook runs in that interpreter: none from the cache
+        shutil.rmtree(CACHE, ignore_errors=True)
         if "--all" not in argv:
             argv = [*argv, "--all"]
     elif FAILED.exists() and "--all" not in argv:
