@@ -201,3 +201,12 @@ def test_bad_input_to_encode_and_decode():
     with pytest.raises(ValueError, match="must end with a unit ending in '</w>'"):
         bpe.decode(bpe.encode("cafe")[:-1] or ["c"])
     assert bpe.decode([]) == ""
+
+
+@given(counts_st, st.integers(0, 30))
+def test_counts_never_rise_and_fewer_merges_are_a_prefix(counts, num_merges):
+    bpe = BPE.learn(counts, num_merges)
+    merge_counts = [m.count for m in bpe.merges]
+    assert merge_counts == sorted(merge_counts, reverse=True)  # a new pair is at most as frequent
+    for k in range(len(bpe.merges) + 1):
+        assert BPE.learn(counts, k).merges == bpe.merges[:k]
