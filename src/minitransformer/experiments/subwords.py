@@ -70,9 +70,12 @@ def vocabulary_figure(sizes: Sequence[int], means: Sequence[float], words: int) 
         fig.add_trace(go.Scatter(x=merges, y=list(values), name=unit,
                                  hovertemplate=f"%{{x}} merges: %{{y:.4g}} {unit}<extra></extra>"),
                       row=1, col=col)  # fmt: skip
-    for col, value, label in ((1, words, "word vocabulary"), (2, 1.0, "one unit per word")):
+    # labels where the curves are not: below the rising one, left of where the falling one ends
+    references = ((1, words, "word vocabulary", "bottom right"),
+                  (2, 1.0, "one unit per word", "top left"))  # fmt: skip
+    for col, value, label, position in references:
         fig.add_hline(y=value, line_dash="dash", line_color="grey", row=1, col=col,
-                      annotation_text=label, annotation_position="top left")  # fmt: skip
+                      annotation_text=label, annotation_position=position)  # fmt: skip
     fig.update_xaxes(title_text="merges")
     fig.update_yaxes(rangemode="tozero")
     fig.update_layout(height=360, showlegend=False, margin=dict(t=40))
