@@ -35,6 +35,7 @@ CORE = [
     "model",
     "data",
     "tokens",
+    "subwords",
     "training",
     "decoding",
     "pretrained",

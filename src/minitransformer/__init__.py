@@ -143,3 +143,8 @@ __all__ += [
     "normalize_text",
     "sequence_log_probability",
 ]
+
+# Subwords (issue 17): byte-pair encoding learned from word counts.
+from minitransformer.subwords import BPE, END_OF_WORD, Merge  # noqa: E402
+
+__all__ += ["BPE", "END_OF_WORD", "Merge"]
