@@ -50,7 +50,7 @@ CONVOLUTION = "convolution"
 LAYERS = (ATTENTION, RECURRENT, CONVOLUTION)  # the three rows of the paper's Table 1
 PARTS = (PROJECTIONS, SCORES)  # the two halves of one self-attention call
 STATISTICS = {"median": np.median, "min": np.min}  # what one point of time_layers reports
-CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}  # what one call is timed with
+CLOCKS = ("cpu", "wall")  # what one call is timed with (see time_layers)
 
 
 def _check_positive_int(name: str, value: object) -> int:
@@ -154,10 +154,13 @@ def time_layers(
     machine noise hits them all alike; after ``min_repeats`` rounds the point stops early once
     it has used ``budget`` seconds. One warm-up call per layer and length is not timed.
     Gradients are off (``torch.inference_mode``), and torch runs on ``threads`` threads.
-    ``clock="cpu"`` times each call by the processor time this process spent on it
-    (``time.process_time``): on a busy machine a call can be paused while other programs run,
-    and the wall clock (``"wall"``, ``time.perf_counter``) would count the pause. Each point is
-    the median of its calls (``statistic="min"``: the fastest).
+    ``clock="cpu"`` times each call by the processor time spent on it: on a busy machine a call
+    can be paused while other programs run, and the wall clock (``"wall"``,
+    ``time.perf_counter``) would count the pause. On one thread torch runs every operation on
+    the calling thread, so that thread's time (``time.thread_time``) is the call's, and the
+    other threads of the process (a Jupyter kernel has several) do not count; on more threads,
+    the whole process's (``time.process_time``). Each point is the median of its calls
+    (``statistic="min"``: the fastest).
     """
     lengths = _check_lengths(lengths)
     for name, value in (("batch_size", batch_size), ("repeats", repeats),
@@ -178,7 +181,10 @@ def time_layers(
         raise ValueError(f"names must be some of {list(layers)}, got {names}")
     samples = {name: [[] for _ in lengths] for name in names}
     generator = torch.Generator().manual_seed(seed)
-    now = CLOCKS[clock]
+    now = {
+        "wall": time.perf_counter,
+        "cpu": time.thread_time if threads == 1 else time.process_time,
+    }[clock]
     started = time.perf_counter()
     with torch_threads(threads), torch.inference_mode():
         for i, n in enumerate(lengths):
