@@ -119,6 +119,16 @@ def test_sequential_steps_counts_the_longest_chain() -> None:
         cost.sequential_steps(lambda x: torch.ones(3).exp(), torch.randn(3))
     with pytest.raises(TypeError, match="floating-point"):
         cost.sequential_steps(lambda x: x, torch.arange(3))
+    weight = torch.ones(3, requires_grad=True)  # a graph, but one that never meets x
+    with pytest.raises(ValueError, match="depends on x"):
+        cost.sequential_steps(lambda x: weight.exp(), torch.randn(3))
+    assert cost.sequential_steps(lambda x: (x.exp(), None), torch.randn(3)) == 1  # (output, ...)
+
+
+def test_time_layers_stops_a_point_at_its_budget() -> None:
+    result = cost.time_layers((4, 8), d_model=8, num_heads=2, repeats=50, min_repeats=2,
+                              budget=1e-9, names=[cost.CONVOLUTION])  # fmt: skip
+    assert result.repeats[cost.CONVOLUTION].tolist() == [2, 2]
 
 
 def test_sequential_steps_grow_with_n_only_for_the_recurrent_layer() -> None:
