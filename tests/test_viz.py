@@ -410,3 +410,24 @@ def test_figure_png_carries_what_the_figure_shows(book_style):
         assert image.info["Description"] == description
     curves = viz.training_curves({"step": [0, 1], "train_loss": [2.0, 1.0], "val_acc": [0, 1]})
     assert "Panel 1: x step, y loss." in figure_description(curves)
+
+
+def test_loglog_times_draws_curves_fits_and_refuses_bad_input(book_style):
+    n = [8, 16, 32, 64]
+    seconds = {"quadratic": [1e-6 * v**2 for v in n], "linear": [1e-5 * v for v in n]}
+    fig = viz.loglog_times(n, seconds, fit_from=16, slopes={"quadratic": 2.0}, dashed=["linear"])
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["quadratic: slope 2.00", "linear"]
+    fitted = ax.lines[0]  # the straight fit, drawn under its curve, over n >= 16 only
+    np.testing.assert_allclose(fitted.get_xdata(), [16, 32, 64])
+    np.testing.assert_allclose(fitted.get_ydata(), seconds["quadratic"][1:])
+    assert ax.lines[-1].get_linestyle() == "--"
+    assert Gcf.get_num_fig_managers() == 0
+    with pytest.raises(ValueError, match="not curves"):
+        viz.loglog_times(n, seconds, slopes={"cubic": 3.0})
+    with pytest.raises(ValueError, match="needs 4 positive values"):
+        viz.loglog_times(n, {"bad": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="lengths must be positive"):
+        viz.loglog_times([0, 1, 2, 3], seconds)

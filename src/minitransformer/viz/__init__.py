@@ -54,6 +54,7 @@ from minitransformer.viz.source import SourceView, show_source, source_view
 from minitransformer.viz.static import (
     as_array,
     attention_heatmap,
+    loglog_times,
     positional_curves,
     positional_heatmap,
     training_curves,
@@ -79,6 +80,7 @@ __all__ = [
     "live_only",
     "live_positional_explorer",
     "live_view",
+    "loglog_times",
     "positional_curves",
     "positional_explorer",
     "positional_heatmap",

@@ -187,9 +187,72 @@ def training_curves(
     return finish(fig)
 
 
+# Okabe-Ito colours: distinguishable with colour-blindness, legible on the figures' white card.
+SERIES_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+SERIES_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def loglog_times(
+    lengths: Sequence[float],
+    seconds: Mapping[str, Any],
+    *,
+    fit_from: float | None = None,
+    slopes: Mapping[str, float] | None = None,
+    dashed: Sequence[str] = (),
+    title: str = "",
+    xlabel: str = "sequence length n",
+    ylabel: str = "seconds per forward pass",
+) -> Figure:
+    """Time against length on log-log axes, one curve per name of ``seconds``.
+
+    ``slopes[name]``, fitted over lengths >= ``fit_from``, is drawn as a thin straight line
+    through the curve's points there (least squares in log-log, the same fit) and written in
+    the legend. Names in ``dashed`` are drawn with dashed lines (e.g. the parts of a layer).
+    """
+    n = as_array(lengths, 1, "lengths")
+    if not len(n) or not (n > 0).all():
+        raise ValueError("lengths must be positive (log axes)")
+    if not seconds:
+        raise ValueError("seconds must name at least one curve")
+    slopes = dict(slopes or {})
+    unknown = [name for name in [*slopes, *dashed] if name not in seconds]
+    if unknown:
+        raise ValueError(f"{unknown} are not curves of seconds {list(seconds)}")
+    fig = new_figure(7.0, 4.4)
+    ax = fig.subplots()
+    for index, (name, values) in enumerate(seconds.items()):
+        t = as_array(values, 1, f"seconds[{name!r}]")
+        if t.shape != n.shape or not (t > 0).all():
+            raise ValueError(f"seconds[{name!r}] needs {len(n)} positive values, got {t.shape}")
+        color = SERIES_COLORS[index % len(SERIES_COLORS)]
+        label = name
+        if name in slopes:
+            keep = n >= (fit_from or 0)
+            if keep.sum() < 2:
+                raise ValueError(f"fit_from={fit_from} leaves fewer than two lengths")
+            slope = slopes[name]
+            offset = np.mean(np.log(t[keep]) - slope * np.log(n[keep]))
+            ax.plot(n[keep], np.exp(offset) * n[keep] ** slope, color=color, linewidth=4,
+                    alpha=0.25, solid_capstyle="round")  # fmt: skip
+            label = f"{name}: slope {slope:.2f}"
+        ax.plot(n, t, color=color, marker=SERIES_MARKERS[index % len(SERIES_MARKERS)],
+                markersize=5, linewidth=1.6, linestyle="--" if name in dashed else "-",
+                label=label)  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(n, [f"{int(v):,}" if float(v).is_integer() else f"{v:g}" for v in n])
+    if fit_from is not None:
+        ax.axvspan(fit_from, n.max(), color="#999999", alpha=0.12, linewidth=0)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(frameon=False, fontsize=9, loc="upper left")
+    return finish(fig)
+
+
 __all__ = [
     "as_array",
     "attention_heatmap",
+    "loglog_times",
     "positional_curves",
     "positional_heatmap",
     "training_curves",
