@@ -63,11 +63,13 @@ def _check_mask(
         )
     if device is not None and mask.device != device:
         raise ValueError(f"mask is on device {mask.device}, but the query is on {device}")
-    try:
-        broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
-    except RuntimeError:
-        broadcast = None
-    if broadcast != torch.Size(scores_shape):
+    # Broadcasts to the scores' shape (and not beyond): each trailing size is 1 or the same.
+    # (Written out: torch.broadcast_shapes costs more than a decoding step's attention.)
+    fits = mask.dim() <= len(scores_shape) and all(
+        size in (1, target)
+        for size, target in zip(reversed(mask.shape), reversed(scores_shape), strict=False)
+    )
+    if not fits:
         raise ValueError(
             f"mask of shape {tuple(mask.shape)} does not broadcast to the attention scores "
             f"of shape {tuple(scores_shape)} (..., T, S)"
