@@ -78,3 +78,19 @@ def test_three_places_figure() -> None:
         decoder,
     )
     assert [ax.get_title() for ax in fig.axes[:3]] == list(sites.PLACES)
+
+
+def test_recording_counts_cached_and_uncached_decoding_alike() -> None:
+    translator = mt.load_pretrained()
+    model = translator.model
+    source = translator.src_vocab.encode("어제 카페 갔었어")
+    counts = {}
+    for use_cache in (True, False):
+        with sites.recording(model) as calls:
+            words = mt.greedy_decode(model, source, use_cache=use_cache)
+        counts[use_cache] = sites.count_calls(calls)
+        assert sites.sources_table(calls)  # the encoder's call, with its key and value
+    N, steps = model.config.num_layers, len(words) + 1
+    assert counts[True] == counts[False]
+    assert counts[True][sites.CROSS] == counts[True][sites.DECODER_SELF] == N * steps
+    assert "attend" not in vars(model.decoder.layers[0].self_attention)  # the wrapper is gone

@@ -77,3 +77,21 @@ def test_translate_with_message_and_live_widget(translator) -> None:
     assert "우주선" in note.value and "&lt;unk&gt;" in view.value
     text.value = ""
     assert "Type" in note.value and view.value == ""
+
+
+def test_cached_logit_difference_is_float32_rounding(translator, pairs) -> None:
+    ids = mt.encode_pairs(pairs, translator.src_vocab, translator.tgt_vocab)
+    difference = inference.cached_logit_difference(translator.model, ids.source, ids.target)
+    assert 0.0 <= difference <= 1e-5
+
+
+def test_step_times_and_their_figure(translator, pairs) -> None:
+    ids = mt.encode_pairs(pairs[:2], translator.src_vocab, translator.tgt_vocab)
+    times = inference.step_times(translator.model, ids.source, [1, 4, 12], repeats=2)
+    assert times.lengths == [1, 4, 12] and times.batch == 2 and times.repeats == 2
+    assert all(value > 0 for value in times.cached + times.uncached)
+    assert times.speedups == [u / c for u, c in zip(times.uncached, times.cached, strict=True)]
+    fig = inference.step_time_figure(times)
+    assert [trace.name for trace in fig.data[:2]] == ["without cache", "with key/value cache"]
+    assert list(fig.data[2].y) == times.speedups
+    assert translator.model.training is False

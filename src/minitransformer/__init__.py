@@ -5,7 +5,7 @@ One implementation for the whole book. Shapes follow book/notation.md: B batch, 
 N layers. Masks are boolean with True = "this query may attend to this key".
 """
 
-from minitransformer.attention import MultiHeadAttention, scaled_dot_product_attention
+from minitransformer.attention import KeyValues, MultiHeadAttention, scaled_dot_product_attention
 from minitransformer.config import TransformerConfig
 from minitransformer.layers import DecoderLayer, EncoderLayer, FeedForward
 from minitransformer.masks import (
@@ -18,6 +18,7 @@ from minitransformer.masks import (
 from minitransformer.model import (
     AttentionMaps,
     Decoder,
+    DecoderCache,
     DecoderOutput,
     Encoder,
     EncoderOutput,
@@ -144,7 +145,10 @@ __all__ += [
     "sequence_log_probability",
 ]
 
-# Subwords (issue 17): byte-pair encoding learned from word counts.
+# Subwords: byte-pair encoding learned from word counts.
 from minitransformer.subwords import BPE, END_OF_WORD, Merge  # noqa: E402
 
 __all__ += ["BPE", "END_OF_WORD", "Merge"]
+
+# Key/value caching: what incremental decoding keeps between steps.
+__all__ += ["DecoderCache", "KeyValues"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -62,11 +63,13 @@ def _check_mask(
         )
     if device is not None and mask.device != device:
         raise ValueError(f"mask is on device {mask.device}, but the query is on {device}")
-    try:
-        broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
-    except RuntimeError:
-        broadcast = None
-    if broadcast != torch.Size(scores_shape):
+    # Broadcasts to the scores' shape (and not beyond): each trailing size is 1 or the same.
+    # (Written out: torch.broadcast_shapes costs more than a decoding step's attention.)
+    fits = mask.dim() <= len(scores_shape) and all(
+        size in (1, target)
+        for size, target in zip(reversed(mask.shape), reversed(scores_shape), strict=False)
+    )
+    if not fits:
         raise ValueError(
             f"mask of shape {tuple(mask.shape)} does not broadcast to the attention scores "
             f"of shape {tuple(scores_shape)} (..., T, S)"
@@ -135,6 +138,48 @@ def _check_dropout_p(dropout_p: object) -> None:
         raise ValueError(f"dropout_p={dropout_p!r} must be in [0, 1)")
 
 
+@dataclass(frozen=True)
+class KeyValues:
+    """The keys and values of one attention, already projected and split into heads: what a
+    key/value cache keeps between decoding steps (see ``MultiHeadAttention.attend``).
+
+    keys, values: (B, H, L, Dh), L the number of positions they hold (0 for an empty cache).
+    """
+
+    keys: Tensor  # (B, H, L, Dh): K = x W^K, one row per position
+    values: Tensor  # (B, H, L, Dh): V = x W^V
+
+    def __post_init__(self) -> None:
+        for name in ("keys", "values"):
+            tensor = getattr(self, name)
+            if not isinstance(tensor, Tensor):
+                raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+            if tensor.dim() != 4:
+                raise ValueError(f"{name} must have shape (B, H, L, Dh), got {tuple(tensor.shape)}")
+        if self.keys.shape != self.values.shape:
+            raise ValueError(
+                f"keys {tuple(self.keys.shape)} and values {tuple(self.values.shape)} must have "
+                "the same shape (B, H, L, Dh)"
+            )
+
+    @property
+    def length(self) -> int:
+        """L, the number of positions held."""
+        return self.keys.size(2)
+
+    def append(self, keys: Tensor, values: Tensor) -> KeyValues:
+        """A new KeyValues with the T new positions' (B, H, T, Dh) keys and values after these
+        (this one is left as it was)."""
+        return KeyValues(
+            torch.cat([self.keys, keys], dim=2),  # (B, H, L + T, Dh)
+            torch.cat([self.values, values], dim=2),
+        )
+
+    def select_rows(self, rows: Tensor) -> KeyValues:
+        """The batch rows ``rows`` (a 1-D index tensor; rows may repeat, as beams do)."""
+        return KeyValues(self.keys.index_select(0, rows), self.values.index_select(0, rows))
+
+
 class MultiHeadAttention(nn.Module):
     """H heads of scaled dot-product attention in parallel, each in Dh = D / H dimensions.
 
@@ -190,14 +235,19 @@ class MultiHeadAttention(nn.Module):
                 else torch.cat([self.w_q.bias, self.w_k.bias, self.w_v.bias])
             )
             q, k, v = F.linear(query, weight, bias).chunk(3, dim=-1)
-        elif key is value:
-            q = self.w_q(query)
+            return self._split_heads(q), self._split_heads(k), self._split_heads(v)
+        return (self._split_heads(self.w_q(query)), *self._project_key_value(key, value))
+
+    def _project_key_value(self, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+        """K = key W^K, V = value W^V, split into heads (B, H, S, Dh); one (D -> 2D) product
+        when key is value."""
+        if key is value:
             weight = torch.cat([self.w_k.weight, self.w_v.weight])
             bias = None if self.w_k.bias is None else torch.cat([self.w_k.bias, self.w_v.bias])
             k, v = F.linear(key, weight, bias).chunk(2, dim=-1)
         else:
-            q, k, v = self.w_q(query), self.w_k(key), self.w_v(value)
-        return self._split_heads(q), self._split_heads(k), self._split_heads(v)
+            k, v = self.w_k(key), self.w_v(value)
+        return self._split_heads(k), self._split_heads(v)
 
     def _check_inputs(self, query: Tensor, key: Tensor, value: Tensor) -> None:
         for name, tensor in (("query", query), ("key", key), ("value", value)):
@@ -246,7 +296,15 @@ class MultiHeadAttention(nn.Module):
                 f"return_attention must be True or False, got {type(return_attention).__name__}"
             )
         B, T, D = query.shape
-        S = key.size(1)
+        mask = self._head_mask(mask, B, T, key.size(1), query.device)
+        q, k, v = self._project(query, key, value)  # (B, H, T, Dh), (B, H, S, Dh) x2
+        return self._heads_attend(q, k, v, mask, return_attention)
+
+    def _head_mask(
+        self, mask: Tensor | None, B: int, T: int, S: int, device: torch.device
+    ) -> Tensor | None:
+        """The mask policy: (T, S), (B, T, S) or broadcastable to (B, H, T, S), checked; a
+        (B, T, S) mask gets a head axis."""
         if isinstance(mask, Tensor) and mask.dim() > 4:
             raise ValueError(f"mask must have 2, 3 or 4 dimensions, got shape {tuple(mask.shape)}")
         if isinstance(mask, Tensor) and mask.dim() == 2 and B == T > 1:
@@ -257,13 +315,84 @@ class MultiHeadAttention(nn.Module):
             )
         if isinstance(mask, Tensor) and mask.dim() == 3:
             mask = mask[:, None]  # (B, 1, T, S): the same mask for every head
-        _check_mask(mask, (B, self.num_heads, T, S), query.device)
-        q, k, v = self._project(query, key, value)  # (B, H, T, Dh), (B, H, S, Dh) x2
+        _check_mask(mask, (B, self.num_heads, T, S), device)
+        return mask
+
+    def _heads_attend(
+        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, return_attention: bool
+    ) -> tuple[Tensor, Tensor | None]:
+        """The H heads on projected q (B, H, T, Dh), k, v (B, H, S, Dh), then W^O."""
+        B, H, T, Dh = q.shape
         dropout_p = self.dropout if self.training else 0.0
         if return_attention:
             heads, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=dropout_p)
         else:
             heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
             weights = None
-        concat = heads.transpose(1, 2).reshape(B, T, D)  # (B, T, H*Dh): heads side by side
+        concat = heads.transpose(1, 2).reshape(B, T, H * Dh)  # (B, T, D): heads side by side
         return self.w_o(concat), weights  # (B, T, D), (B, H, T, S) | None
+
+    # -- incremental decoding: keys and values kept from one step to the next -----------------
+    def key_values(self, source: Tensor) -> KeyValues:
+        """K = source W^K and V = source W^V, split into heads (B, H, S, Dh), for a source
+        (B, S, D) that every later query reads (cross-attention over the encoder's memory):
+        computed once, they are reused at every decoding step."""
+        self._check_inputs(source, source, source)
+        return KeyValues(*self._project_key_value(source, source))  # (B, H, S, Dh) x2
+
+    def empty_key_values(self, like: Tensor) -> KeyValues:
+        """A self-attention cache that holds no position yet: (B, H, 0, Dh), with the batch
+        size, dtype and device of ``like`` (B, ., D)."""
+        empty = like.new_zeros(like.size(0), self.num_heads, 0, self.d_head)  # (B, H, 0, Dh)
+        return KeyValues(empty, empty)
+
+    def attend(
+        self,
+        query: Tensor,
+        cached: KeyValues,
+        mask: Tensor | None = None,
+        *,
+        append: bool,
+        return_attention: bool = False,
+    ) -> tuple[Tensor, Tensor | None, KeyValues]:
+        """Attention of T new positions over cached keys and values (incremental decoding).
+
+        query: (B, T, D), the new positions only. cached: the KeyValues kept so far.
+        append=True (decoder self-attention): the new positions' own keys and values, computed
+        from ``query``, are appended to ``cached`` first, so each new position reads the L
+        earlier ones and the new ones (the mask hides those after it). append=False
+        (cross-attention): ``cached`` is the memory's, from :meth:`key_values`, used as it is.
+        mask: bool broadcastable to (B, H, T, L') with L' the keys read (L + T if appended).
+        Returns the output (B, T, D), the weights (B, H, T, L') or None, and the KeyValues now
+        held (to pass to the next step). Equals ``forward`` on the whole sequence at the new
+        positions, without recomputing the earlier positions' keys and values.
+        """
+        if not isinstance(cached, KeyValues):
+            raise TypeError(f"cached must be a KeyValues, got {type(cached).__name__}")
+        for name, flag in (("append", append), ("return_attention", return_attention)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {type(flag).__name__}")
+        self._check_inputs(query, query, query)
+        B, T, D = query.shape
+        expected = (B, self.num_heads, cached.length, self.d_head)
+        if (
+            tuple(cached.keys.shape) != expected
+            or cached.keys.dtype != query.dtype
+            or cached.keys.device != query.device
+        ):
+            raise ValueError(
+                f"cached holds keys of shape {tuple(cached.keys.shape)} {cached.keys.dtype} on "
+                f"{cached.keys.device}; this attention needs (B={B}, H={self.num_heads}, L, "
+                f"Dh={self.d_head}) {query.dtype} on {query.device}"
+            )
+        if append:
+            q, k, v = self._project(query, query, query)  # (B, H, T, Dh) x3
+            held = cached.append(k, v)  # (B, H, L + T, Dh)
+        else:
+            if cached.length == 0:
+                raise ValueError("cached holds no keys: cross-attention needs key_values(memory)")
+            q = self._split_heads(self.w_q(query))  # (B, H, T, Dh)
+            held = cached
+        mask = self._head_mask(mask, B, T, held.length, query.device)
+        out, weights = self._heads_attend(q, held.keys, held.values, mask, return_attention)
+        return out, weights, held  # (B, T, D), (B, H, T, L') | None

@@ -7,15 +7,22 @@ it writes ``<eos>`` or reaches a length limit:
     y_t = argmax_v P(v | y_<t, x)                      (greedy)
     keep the k prefixes with the highest sum_t log P(y_t | y_<t, x)    (beam search, width k)
 
-The encoder runs once per source; the decoder re-reads the whole prefix at every step (there is
-no key/value cache: simpler to read, and fast enough for sentences of twenty words).
+The encoder runs once per source. Without a cache the decoder re-reads the whole prefix at
+every step: step t recomputes the keys and values of all t earlier positions, so its cost grows
+with t. With the key/value cache (``Transformer.start_cache`` / ``decode_step``) each step feeds
+only the word just chosen; its queries read the keys and values kept from earlier steps, and the
+cross-attention keys and values of the memory are computed once. ``greedy_decode``,
+``greedy_decode_batch`` and ``beam_search`` use the cache when the model has one
+(``use_cache=True``, the default) and give the same words as the uncached loop
+(``use_cache=False``); ``trace_greedy`` keeps the plain loop, which is the easiest to read.
 
 Steps are numbered from 1, as in the notes: step 1 predicts the first target word ("I"),
 step 2 the second ("went"). ``force={1: you_id}`` makes step 1 output "you" whatever the model
 prefers, and decoding continues from there.
 
 Every function works with any model that has ``encode(source_ids)`` and
-``decode(target_ids, encoded)`` like ``minitransformer.Transformer`` (the GRU baselines too).
+``decode(target_ids, encoded)`` like ``minitransformer.Transformer`` (the GRU baselines too);
+a model without ``start_cache`` and ``decode_step`` always runs the uncached loop.
 """
 
 from __future__ import annotations
@@ -66,6 +73,26 @@ def select_rows(encoded: object, rows: Tensor) -> object:
         elif isinstance(value, list):
             changes[item.name] = None
     return dataclasses.replace(encoded, **changes)
+
+
+def _cached(model: nn.Module, use_cache: object) -> bool:
+    """Whether to decode with a key/value cache: asked for, and the model has one."""
+    if not isinstance(use_cache, bool):
+        raise TypeError(f"use_cache must be True or False, got {type(use_cache).__name__}")
+    return use_cache and callable(getattr(model, "decode_step", None))
+
+
+def _next_word_logits(
+    model: nn.Module, prefix: Tensor, encoded: object, cache: object | None
+) -> tuple[Tensor, object | None]:
+    """The logits (B, V) of the word after ``prefix`` (B, t), and the cache for the next step.
+
+    Without a cache the decoder re-reads the whole prefix (t positions); with one it reads
+    only the prefix's last word and the keys and values kept from the steps before."""
+    if cache is None:
+        return model.decode(prefix, encoded).logits[:, -1], None
+    decoded, cache = model.decode_step(prefix[:, -1:], cache)  # (B, 1, V)
+    return decoded.logits[:, -1], cache
 
 
 def _check_model(model: object) -> None:
@@ -181,6 +208,7 @@ def greedy_decode_batch(
     sos_id: int = SOS_ID,
     eos_id: int = EOS_ID,
     pad_id: int = PAD_ID,
+    use_cache: bool = True,
 ) -> list[list[int]]:
     """Greedy decoding of many sources at once.
 
@@ -188,9 +216,11 @@ def greedy_decode_batch(
     Returns one id list per source: the generated words, without <sos> and <eos>. Each row
     stops at its own <eos> (finished rows leave the batch); ``max_len`` bounds the number of
     generated words (default ``default_max_len`` of *that* sentence's length, so a sentence
-    decodes the same whatever its batch-mates).
+    decodes the same whatever its batch-mates). ``use_cache=False`` re-reads the whole prefix
+    at every step instead of using the model's key/value cache (same words, slower).
     """
     _check_model(model)
+    cached = _cached(model, use_cache)
     _check_max_len(model, max_len)
     _check_int("batch_size", batch_size)
     _check_special_ids(model, sos_id=sos_id, eos_id=eos_id)
@@ -209,7 +239,7 @@ def greedy_decode_batch(
                 for k in chunk
             ]
             for row, tokens in zip(
-                chunk, _greedy(model, source, limits, force, sos_id, eos_id), strict=True
+                chunk, _greedy(model, source, limits, force, sos_id, eos_id, cached), strict=True
             ):
                 results[row] = tokens
     return results
@@ -222,15 +252,17 @@ def _greedy(
     force: dict[int, int],
     sos_id: int,
     eos_id: int,
+    use_cache: bool = False,
 ) -> list[list[int]]:
     """Greedy decoding of a padded batch; row b writes at most ``limits[b]`` words."""
     B = source.size(0)
     encoded = model.encode(source)
+    cache = model.start_cache(encoded) if use_cache else None  # cross K, V computed once
     prefix = torch.full((B, 1), sos_id, dtype=torch.long)  # (B, 1): <sos>
     active = torch.arange(B)  # rows still generating
     outputs: list[list[int]] = [[] for _ in range(B)]
     for step in range(1, max(limits) + 1):
-        logits = model.decode(prefix, encoded).logits[:, -1]  # (B_active, V)
+        logits, cache = _next_word_logits(model, prefix, encoded, cache)  # (B_active, V)
         if step in force:
             chosen = torch.full((prefix.size(0),), force[step], dtype=torch.long)
         else:
@@ -248,6 +280,7 @@ def _greedy(
         prefix = torch.cat([prefix, chosen.unsqueeze(1)], dim=1).index_select(0, keep)
         if len(still_going) < len(active):
             encoded = select_rows(encoded, keep)
+            cache = cache.select_rows(keep) if cache is not None else None
             active = active.index_select(0, keep)
     return outputs
 
@@ -260,12 +293,15 @@ def greedy_decode(
     force: Mapping[int, int] | None = None,
     sos_id: int = SOS_ID,
     eos_id: int = EOS_ID,
+    use_cache: bool = True,
 ) -> list[int]:
     """Greedy decoding of one source (ids, no <sos>/<eos>); returns the generated ids without
-    <sos> and <eos>. ``force={step: token_id}`` overrides the choice at those steps."""
+    <sos> and <eos>. ``force={step: token_id}`` overrides the choice at those steps;
+    ``use_cache=False`` decodes without the key/value cache."""
     source = _one_source(source_ids)
     return greedy_decode_batch(
         model, [source[0].tolist()], max_len=max_len, force=force, sos_id=sos_id, eos_id=eos_id,
+        use_cache=use_cache,
     )[0]  # fmt: skip
 
 
@@ -425,6 +461,7 @@ def beam_search(
     length_penalty: float = 0.0,
     sos_id: int = SOS_ID,
     eos_id: int = EOS_ID,
+    use_cache: bool = True,
 ) -> BeamSearchResult:
     """Beam search for one source: keep the ``beam_width`` best prefixes at every step.
 
@@ -438,8 +475,13 @@ def beam_search(
     finished and the best of them leads every live prefix); live prefixes are then dropped. If
     it reaches ``max_len`` words instead, the live prefixes are returned too, marked
     ``finished=False`` and scored without <eos>. Width 1 is greedy decoding.
+
+    With the key/value cache (``use_cache=True``, the default, for a model that has one) each
+    step feeds only every live prefix's last word; when the next beams are chosen, each takes
+    the cache rows of the prefix it extends (``cache.select_rows(parents)``).
     """
     _check_model(model)
+    cached = _cached(model, use_cache)
     _check_int("beam_width", beam_width)
     _check_max_len(model, max_len)
     length_penalty = _check_length_penalty(length_penalty)
@@ -451,15 +493,19 @@ def beam_search(
     reached_limit = True
     with inference_mode(model):
         encoded = model.encode(source)
+        cache = model.start_cache(encoded) if cached else None  # one row: the <sos> prefix
         for _ in range(limit):
             prefixes = torch.tensor([prefix for prefix, _ in live])  # (K, step)
             rows = torch.zeros(len(live), dtype=torch.long)
-            logits = model.decode(prefixes, select_rows(encoded, rows)).logits[:, -1]  # (K, V)
+            logits, cache = _next_word_logits(
+                model, prefixes, select_rows(encoded, rows), cache
+            )  # (K, V)
             log_probs = torch.log_softmax(logits.double(), dim=-1)  # (K, V)
             totals = torch.tensor([score for _, score in live], dtype=torch.float64)[:, None]
             totals = totals + log_probs  # (K, V): log P of every one-word continuation
             best = totals.flatten().topk(min(2 * beam_width, totals.numel()))
             next_live: list[tuple[list[int], float]] = []
+            parents: list[int] = []  # the live prefix each of next_live extends
             for rank, (total, flat) in enumerate(
                 zip(best.values.tolist(), best.indices.tolist(), strict=True)
             ):
@@ -474,10 +520,13 @@ def beam_search(
                         )
                 elif len(next_live) < beam_width:
                     next_live.append((prefix, total))
+                    parents.append(beam)
             live = next_live
             if not live:
                 reached_limit = False
                 break
+            if cache is not None:  # each new beam continues from its parent's keys and values
+                cache = cache.select_rows(torch.tensor(parents, dtype=torch.long))
             if not finished:
                 continue
             best_finished = max(hypothesis.score for hypothesis in finished)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from minitransformer.attention import MultiHeadAttention
+from minitransformer.attention import KeyValues, MultiHeadAttention
 from minitransformer.config import _check_bool, _check_dropout, _check_eps, _check_positive_int
 
 SublayerResult = tuple[Tensor, Tensor | None]
@@ -176,3 +176,39 @@ class DecoderLayer(nn.Module):
         )
         x, _ = self.feed_forward_block(x, lambda h: (self.feed_forward(h), None))
         return x, self_weights, cross_weights
+
+    def step(
+        self,
+        x: Tensor,
+        self_cached: KeyValues,
+        cross_cached: KeyValues,
+        self_mask: Tensor | None = None,
+        cross_mask: Tensor | None = None,
+        *,
+        return_attention: bool = False,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, KeyValues]:
+        """``forward`` for the T new target positions only, with cached keys and values.
+
+        x: (B, T, D) the new positions. self_cached: (B, H, L, Dh) keys/values of the L earlier
+        positions of this layer's self-attention; cross_cached: (B, H, S, Dh) those of the
+        memory (``cross_attention.key_values(memory)``, computed once).
+        self_mask: broadcastable to (B, H, T, L + T); cross_mask: to (B, H, T, S).
+        Returns (B, T, D), self weights (B, H, T, L + T), cross weights (B, H, T, S) (or None)
+        and the self-attention keys/values now held, (B, H, L + T, Dh).
+        """
+
+        def self_sublayer(h: Tensor) -> tuple[Tensor, tuple[Tensor | None, KeyValues]]:
+            out, weights, held = self.self_attention.attend(
+                h, self_cached, self_mask, append=True, return_attention=return_attention
+            )
+            return out, (weights, held)
+
+        x, (self_weights, self_held) = self.self_attention_block(x, self_sublayer)
+        x, cross_weights = self.cross_attention_block(
+            x,
+            lambda h: self.cross_attention.attend(
+                h, cross_cached, cross_mask, append=False, return_attention=return_attention
+            )[:2],
+        )
+        x, _ = self.feed_forward_block(x, lambda h: (self.feed_forward(h), None))
+        return x, self_weights, cross_weights, self_held

@@ -35,7 +35,7 @@ def _check_dropout(dropout: object) -> None:
         raise ValueError(f"dropout={dropout!r} must be in [0, 1)")
 
 
-def _check_embeddings(embeddings: object, d_model: int, max_len: int) -> None:
+def _check_embeddings(embeddings: object, d_model: int, max_len: int, offset: object = 0) -> None:
     if not isinstance(embeddings, Tensor):
         raise TypeError(f"embeddings must be a torch.Tensor, got {type(embeddings).__name__}")
     if embeddings.dim() != 3 or embeddings.size(-1) != d_model:
@@ -44,7 +44,11 @@ def _check_embeddings(embeddings: object, d_model: int, max_len: int) -> None:
         )
     if not embeddings.dtype.is_floating_point:
         raise TypeError(f"embeddings must be floating point, got dtype {embeddings.dtype}")
-    _check_length(embeddings.size(1), max_len)
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise TypeError(f"offset must be an int, got {type(offset).__name__} {offset!r}")
+    if offset < 0:
+        raise ValueError(f"offset={offset} must be >= 0 (the position of the first embedding)")
+    _check_length(offset + embeddings.size(1), max_len)
 
 
 def sinusoidal_encoding(length: int, d_model: int, *, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -89,18 +93,25 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("table", sinusoidal_encoding(max_len, d_model), persistent=False)
         self.dropout = nn.Dropout(dropout)
 
-    def positions(self, length: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-        """PE[:length] in ``dtype``: the float32 buffer, or for float64 the table computed
-        afresh in float64 (the buffer may have been rounded to float32 before a ``.double()``)."""
+    def positions(
+        self, length: int, dtype: torch.dtype, device: torch.device, offset: int = 0
+    ) -> Tensor:
+        """PE[offset:offset + length] in ``dtype``: the float32 buffer, or for float64 the table
+        computed afresh in float64 (the buffer may have been rounded to float32 before a
+        ``.double()``)."""
         if dtype == torch.float64:
-            return sinusoidal_encoding(length, self.d_model, dtype=torch.float64).to(device)
-        return self.table[:length].to(dtype)
+            table = sinusoidal_encoding(offset + length, self.d_model, dtype=torch.float64)
+            return table[offset:].to(device)
+        return self.table[offset : offset + length].to(dtype)
 
-    def forward(self, embeddings: Tensor) -> Tensor:
-        _check_embeddings(embeddings, self.d_model, self.max_len)
+    def forward(self, embeddings: Tensor, *, offset: int = 0) -> Tensor:
+        """embeddings (B, T, D) of positions offset .. offset + T - 1 (offset > 0: the next
+        words of a sequence whose first ``offset`` positions were embedded before, as in
+        incremental decoding)."""
+        _check_embeddings(embeddings, self.d_model, self.max_len, offset)
         B, T, D = embeddings.shape
         scaled = embeddings * math.sqrt(D)  # the paper scales embeddings by sqrt(d_model)
-        table = self.positions(T, embeddings.dtype, embeddings.device)  # (T, D)
+        table = self.positions(T, embeddings.dtype, embeddings.device, offset)  # (T, D)
         return self.dropout(scaled + table)  # (B, T, D)
 
 
@@ -118,7 +129,9 @@ class LearnedPositionalEmbedding(nn.Module):
         self.table = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, embeddings: Tensor) -> Tensor:
-        _check_embeddings(embeddings, self.d_model, self.max_len)
+    def forward(self, embeddings: Tensor, *, offset: int = 0) -> Tensor:
+        """embeddings (B, T, D) of positions offset .. offset + T - 1."""
+        _check_embeddings(embeddings, self.d_model, self.max_len, offset)
         B, T, D = embeddings.shape
-        return self.dropout(embeddings * math.sqrt(D) + self.table[:T])  # (B, T, D)
+        table = self.table[offset : offset + T]  # (T, D)
+        return self.dropout(embeddings * math.sqrt(D) + table)  # (B, T, D)

@@ -1,7 +1,10 @@
 """Where attention runs inside a Transformer, and what it reads there, caught in the act.
 
 Every ``MultiHeadAttention`` of a model gets a forward pre-hook that records the query, key,
-value and mask it was called with. Three places show up (notes §12):
+value and mask it was called with (and, during cached decoding, which calls
+``MultiHeadAttention.attend`` instead of ``forward``, a wrapper that records the query and mask
+of each ``attend`` call, its keys and values coming from the cache). Three places show up
+(notes §12):
 
 - encoder self-attention: query = key = value = the encoder's stream (B, S, D);
 - masked decoder self-attention: query = key = value = the decoder's stream (B, T, D), with
@@ -37,8 +40,8 @@ class AttentionCall:
     place: str
     layer: int
     query: Tensor  # (B, T, D) or (B, S, D)
-    key: Tensor  # (B, S, D)
-    value: Tensor  # (B, S, D)
+    key: Tensor | None  # (B, S, D); None for a cached call (its keys come from the cache)
+    value: Tensor | None  # (B, S, D); None for a cached call
     mask: Tensor | None
 
     @property
@@ -75,13 +78,24 @@ def recording(model: Transformer) -> Iterator[list[AttentionCall]]:
 
         return hook
 
-    for place, layer, module in attention_modules(model):
+    def attend_for(place: str, layer: int, attend: Callable) -> Callable:
+        def recorded_attend(query, cached, mask=None, **options):
+            calls.append(AttentionCall(place, layer, query, None, None, mask))
+            return attend(query, cached, mask, **options)
+
+        return recorded_attend
+
+    modules = attention_modules(model)
+    for place, layer, module in modules:
         handles.append(module.register_forward_pre_hook(hook_for(place, layer), with_kwargs=True))
+        module.attend = attend_for(place, layer, module.attend)  # an instance attribute, for now
     try:
         yield calls
     finally:
         for handle in handles:
             handle.remove()
+        for _, _, module in modules:
+            del module.attend  # the class's method again
 
 
 def count_calls(calls: list[AttentionCall]) -> Counter:
@@ -94,8 +108,8 @@ def sources_table(calls: list[AttentionCall], *, layer: int = 0) -> list[dict[st
     value are one and the same tensor."""
     rows, seen = [], set()
     for call in calls:
-        if call.layer != layer or call.place in seen:
-            continue
+        if call.layer != layer or call.place in seen or call.key is None:
+            continue  # (a cached call's keys and values come from the cache, not an input)
         seen.add(call.place)
         rows.append(
             {

@@ -7,22 +7,27 @@
 - :func:`beam_vs_greedy`: exact match of greedy decoding and beam search on pairs, and the
   sentences where the two differ.
 - :func:`live_translator`: type Korean, read the translation and its attention (needs a kernel).
+- :func:`cached_logit_difference`, :func:`step_times`, :func:`step_time_figure`: the key/value
+  cache gives the uncached logits, and what one decoding step costs with and without it.
 """
 
 from __future__ import annotations
 
 import html
+import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
 from minitransformer.data import Pair
-from minitransformer.decoding import TraceStep, beam_search, greedy_decode_batch
+from minitransformer.decoding import TraceStep, beam_search, greedy_decode_batch, inference_mode
 from minitransformer.experiments.teacher_forcing import probability_colors
-from minitransformer.tokens import EOS_ID
+from minitransformer.tokens import EOS_ID, PAD_ID, SOS_ID, pad_sequences
 from minitransformer.viz._style import PROBABILITY_COLORSCALE
 
 
@@ -245,15 +250,108 @@ def eos_probability(trace: Sequence[TraceStep]) -> list[float]:
     return [float(step.probabilities[EOS_ID]) for step in trace]
 
 
+def cached_logit_difference(model, sources: Sequence[Sequence[int]], targets) -> float:
+    """The largest |cached - uncached| logit over every real position of teacher-forced decoding:
+    ``decode`` on the whole decoder inputs (<sos> y_1 ... y_n, padded into one batch) against
+    ``decode_step`` fed one position at a time. targets: id lists with <sos> and <eos>."""
+    source = pad_sequences(sources)  # (B, S)
+    decoder_input = pad_sequences([target[:-1] for target in targets])  # (B, T)
+    with inference_mode(model):
+        encoded = model.encode(source)
+        uncached = model.decode(decoder_input, encoded).logits  # (B, T, V)
+        cache, steps = model.start_cache(encoded), []
+        for t in range(decoder_input.size(1)):
+            decoded, cache = model.decode_step(decoder_input[:, t : t + 1], cache)
+            steps.append(decoded.logits)  # (B, 1, V)
+    difference = (torch.cat(steps, dim=1) - uncached).abs().amax(dim=-1)  # (B, T)
+    return float(difference[decoder_input != PAD_ID].max())
+
+
+@dataclass(frozen=True)
+class StepTimes:
+    """Median CPU seconds of one greedy decoding step at each prefix length t, for a batch."""
+
+    lengths: list[int]  # t: words in the decoder input at that step (<sos> included)
+    cached: list[float]  # decode_step on the last word, with t - 1 positions cached
+    uncached: list[float]  # decode on the whole prefix of t positions
+    batch: int
+    repeats: int
+
+    @property
+    def speedups(self) -> list[float]:
+        """uncached / cached at each length."""
+        return [u / c for u, c in zip(self.uncached, self.cached, strict=True)]
+
+
+def step_times(model, sources: Sequence[Sequence[int]], lengths: Sequence[int], *,
+               repeats: int = 15, seed: int = 0) -> StepTimes:  # fmt: skip
+    """Time the decoder's work for the next word at prefix length t (each of ``lengths``):
+    uncached, ``decode`` re-reads all t positions; cached, ``decode_step`` reads the last word
+    and the keys and values of the t - 1 before it. The two run interleaved, ``repeats`` times
+    (after one untimed round), and each figure is the median CPU time of the process (with one
+    torch thread, the step's own work, whatever else shares the core). Random prefix words."""
+    generator = torch.Generator().manual_seed(seed)
+    source = pad_sequences(sources)  # (B, S)
+    B, cached, uncached = source.size(0), [], []
+    with inference_mode(model):
+        encoded = model.encode(source)
+        for t in lengths:
+            prefix = torch.randint(4, model.config.tgt_vocab_size, (B, t), generator=generator)
+            prefix[:, 0] = SOS_ID
+            start = model.start_cache(encoded)
+            _, cache = model.decode_step(prefix[:, :-1], start) if t > 1 else (None, start)
+            runs = {
+                "cached": lambda: model.decode_step(prefix[:, -1:], cache),  # noqa: B023
+                "uncached": lambda: model.decode(prefix, encoded),  # noqa: B023
+            }
+            samples = {name: [] for name in runs}
+            for repeat in range(repeats + 1):
+                for name, run in runs.items():
+                    begin = time.process_time()  # CPU time: not the time other jobs hold the core
+                    run()
+                    if repeat:
+                        samples[name].append(time.process_time() - begin)
+            cached.append(statistics.median(samples["cached"]))
+            uncached.append(statistics.median(samples["uncached"]))
+    return StepTimes(list(lengths), cached, uncached, B, repeats)
+
+
+def step_time_figure(times: StepTimes):
+    """Top: milliseconds of one decoding step against the prefix length, with and without the
+    cache. Bottom: the speed-up, uncached / cached."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                        subplot_titles=(f"one decoding step, batch of {times.batch}",
+                                        "speed-up (uncached / cached)"))  # fmt: skip
+    for name, values, dash in (("without cache", times.uncached, "solid"),
+                               ("with key/value cache", times.cached, "dash")):  # fmt: skip
+        fig.add_trace(go.Scatter(x=times.lengths, y=[1e3 * v for v in values], name=name,
+                                 mode="lines+markers", line=dict(dash=dash),
+                                 hovertemplate="t = %{x}: %{y:.2f} ms<extra></extra>"),
+                      row=1, col=1)  # fmt: skip
+    fig.add_trace(go.Scatter(x=times.lengths, y=times.speedups, mode="lines+markers+text",
+                             text=[f"{s:.1f}x" for s in times.speedups], textposition="top left",
+                             showlegend=False, hovertemplate="t = %{x}: %{y:.2f}x<extra></extra>"),
+                  row=2, col=1)  # fmt: skip
+    fig.update_yaxes(title_text="CPU ms per step", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="speed-up", rangemode="tozero", row=2, col=1)
+    fig.update_xaxes(title_text="prefix length t (words in the decoder input)", row=2, col=1)
+    fig.update_layout(height=560, legend=dict(orientation="h", y=1.12, x=0))
+    return fig
+
+
 __all__ = [
     "BeamComparison",
     "Recovery",
+    "StepTimes",
     "beam_vs_greedy",
+    "cached_logit_difference",
     "eos_probability",
     "forced_recovery",
     "greedy_scores",
     "least_confident",
     "live_translator",
+    "step_time_figure",
+    "step_times",
     "trace_figure",
     "translate_with_message",
 ]
