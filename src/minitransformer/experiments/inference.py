@@ -329,11 +329,13 @@ def step_time_figure(times: StepTimes):
                                  hovertemplate="t = %{x}: %{y:.2f} ms<extra></extra>"),
                       row=1, col=1)  # fmt: skip
     fig.add_trace(go.Scatter(x=times.lengths, y=times.speedups, mode="lines+markers+text",
-                             text=[f"{s:.1f}x" for s in times.speedups], textposition="top left",
+                             text=[f"{s:.1f}x" for s in times.speedups], textposition="bottom right",
                              showlegend=False, hovertemplate="t = %{x}: %{y:.2f}x<extra></extra>"),
                   row=2, col=1)  # fmt: skip
     fig.update_yaxes(title_text="CPU ms per step", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text="speed-up", rangemode="tozero", row=2, col=1)
+    top = max(times.speedups, default=1.0)
+    fig.update_yaxes(title_text="speed-up", range=[0, 1.15 * top], row=2, col=1)
+    fig.update_xaxes(range=[0, 1.08 * max(times.lengths, default=1)])
     fig.update_xaxes(title_text="prefix length t (words in the decoder input)", row=2, col=1)
     fig.update_layout(height=560, legend=dict(orientation="h", y=1.12, x=0))
     return fig
