@@ -54,12 +54,12 @@ AXE_ON_CODE = """(code) => axe.run({include: code.map((c) => [c])},
 @pytest.mark.parametrize(
     "code_page, token",
     [
-        ("notebooks/07-masking.html", ".highlight pre span.n"),
+        ("_modules/minitransformer/masks.html", ".highlight pre span.n"),
         ("book/api/masks.html", "dt.sig .sig-name"),
     ],
 )
 def test_code_contrast_agrees_with_axe(probe, site_url, code_page, token):
-    """On a chapter's code blocks and on the API reference's signatures, in both themes, the
+    """On highlighted source code and on the API reference's signatures, in both themes, the
     audit's code-contrast check and axe's color-contrast rule find the same: nothing on the page
     as built, and the one token made faint."""
     page = probe.page
