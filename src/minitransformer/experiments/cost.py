@@ -37,6 +37,7 @@ from torch import Tensor
 
 from minitransformer.attention import MultiHeadAttention
 from minitransformer.baselines import GRUSeq2Seq
+from minitransformer.config import _check_positive_int
 from minitransformer.experiments.receptive_field import ConvStack, layers_needed
 
 LayerFn = Callable[[Tensor], Tensor]
@@ -51,14 +52,6 @@ LAYERS = (ATTENTION, RECURRENT, CONVOLUTION)  # the three rows of the paper's Ta
 PARTS = (PROJECTIONS, SCORES)  # the two halves of one self-attention call
 STATISTICS = {"median": np.median, "min": np.min}  # what one point of time_layers reports
 CLOCKS = ("cpu", "wall")  # what one call is timed with (see time_layers)
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name}={value!r} must be a positive integer")
-    return value
 
 
 def make_layers(
@@ -220,7 +213,9 @@ def time_layers(
 def _check_lengths(lengths: object) -> list[int]:
     if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or not lengths:
         raise TypeError(f"lengths must be a non-empty sequence of ints, got {lengths!r}")
-    values = [_check_positive_int("lengths[i]", n) for n in lengths]
+    for n in lengths:
+        _check_positive_int("lengths[i]", n)
+    values = list(lengths)
     if any(b <= a for a, b in pairwise(values)):
         raise ValueError(f"lengths must increase strictly, got {values}")
     return values
