@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -216,6 +217,28 @@ class Context:
         self.pair = mt.notes_example()
         self.logits = torch.randn(2, 3, 7)
         self.labels = torch.randint(1, 7, (2, 3))
+        self.optimizer = mt.training.make_optimizer(self.model)
+        self.source = torch.randint(1, 20, (2, 5))
+        self.target = torch.randint(1, 15, (2, 6))
+        self.encoded = self.model.encode(self.source)
+        self.cache = self.model.start_cache(self.encoded)
+        self.next_word = torch.ones(2, 1, dtype=torch.long)
+        self.self_attention = self.model.decoder.layers[0].self_attention
+        self.memory = self.encoded.memory  # (2, 5, 16)
+        self.bpe = mt.BPE.learn(["abab", "ab"], 2)
+
+    def step(self, **overrides: object) -> object:
+        """train_step on a fresh copy of the model (a bad step must not touch the shared one)."""
+        model = mt.Transformer(self.config)
+        arguments = dict(
+            model=model,
+            optimizer=mt.training.make_optimizer(model),
+            source=self.source,
+            target=self.target,
+            learning_rate=1e-3,
+        )
+        arguments.update(overrides)
+        return mt.train_step(**arguments)
 
 
 def q3(*shape: int) -> torch.Tensor:
@@ -661,7 +684,7 @@ CASES: list[tuple[str, object, type, str]] = [
     ("encoded pairs floats", lambda c: mt.EncodedPairs([[1.5]], [[1]]), TypeError, "source"),
     ("pair list", lambda c: mt.Pair(["a"], ("b",)), TypeError, "source"),
     ("pair alignment", lambda c: mt.Pair(("a",), ("b",), ((0, 3),)), ValueError, "alignment"),
-    ("corpus split", lambda c: c.corpus.encoded("test"), ValueError, "split"),
+    ("Corpus.encoded split", lambda c: c.corpus.encoded("test"), ValueError, "split"),
     # training
     ("noam step float", lambda c: mt.noam_lr(1.5, 64), TypeError, "step"),
     ("noam warmup 0", lambda c: mt.noam_lr(1, 64, warmup=0), ValueError, "warmup"),
@@ -819,6 +842,105 @@ CASES: list[tuple[str, object, type, str]] = [
     ),
     ("trace force str", lambda c: c.translator.trace(SENTENCE, force="you"), TypeError, "force"),
     ("unknown_words none", lambda c: c.translator.unknown_words(None), TypeError, "korean"),
+    # one training step
+    ("train_step model", lambda c: c.step(model="m"), TypeError, "model"),
+    ("train_step optimizer", lambda c: c.step(optimizer="adam"), TypeError, "optimizer"),
+    ("train_step target list", lambda c: c.step(target=[[1, 2]]), TypeError, "target"),
+    ("train_step target float", lambda c: c.step(target=c.target.float()), TypeError, "target"),
+    ("train_step target short", lambda c: c.step(target=c.target[:, :1]), ValueError, "target"),
+    ("train_step source float", lambda c: c.step(source=c.source.float()), TypeError, "source"),
+    ("train_step lr str", lambda c: c.step(learning_rate="1e-3"), TypeError, "learning_rate"),
+    ("train_step lr nan", lambda c: c.step(learning_rate=NAN), ValueError, "learning_rate"),
+    ("train_step lr negative", lambda c: c.step(learning_rate=-1.0), ValueError, "learning_rate"),
+    ("train_step smoothing", lambda c: c.step(label_smoothing=1.5), ValueError, "label_smoothing"),
+    ("train_step clip", lambda c: c.step(clip_norm=-1.0), ValueError, "clip_norm"),
+    ("train_step clip str", lambda c: c.step(clip_norm="1"), TypeError, "clip_norm"),
+    ("train_step pad_id", lambda c: c.step(pad_id=0.5), TypeError, "pad_id"),
+    ("train_step batch", lambda c: c.step(target=c.target[:1]), ValueError, "batch sizes"),
+    # length penalty
+    ("length penalty length", lambda c: mt.gnmt_length_penalty("3", 0.6), TypeError, "length"),
+    ("length penalty negative", lambda c: mt.gnmt_length_penalty(-1, 0.6), ValueError, "length"),
+    ("length penalty alpha", lambda c: mt.gnmt_length_penalty(3, "a"), TypeError, "alpha"),
+    ("length penalty alpha < 0", lambda c: mt.gnmt_length_penalty(3, -1.0), ValueError, ">= 0"),
+    # incremental decoding (the key/value cache)
+    ("start_cache encoded", lambda c: c.model.start_cache("memory"), TypeError, "encoded"),
+    ("decode_step ids", lambda c: c.model.decode_step([[1]], c.cache), TypeError, "target_ids"),
+    (
+        "decode_step cache",
+        lambda c: c.model.decode_step(c.next_word, "cache"),
+        TypeError,
+        "cache",
+    ),
+    (
+        "decode_step batch",
+        lambda c: c.model.decode_step(torch.ones(3, 1, dtype=torch.long), c.cache),
+        ValueError,
+        "batch sizes",
+    ),
+    (
+        "decode_step big id",
+        lambda c: c.model.decode_step(c.next_word * 99, c.cache),
+        ValueError,
+        "target_ids",
+    ),
+    (
+        "decode_step flag",
+        lambda c: c.model.decode_step(c.next_word, c.cache, return_attention=1),
+        TypeError,
+        "return_attention",
+    ),
+    ("key_values source", lambda c: c.self_attention.key_values("m"), TypeError, "source"),
+    ("empty_key_values like", lambda c: c.self_attention.empty_key_values("m"), TypeError, "like"),
+    (
+        "attend cached",
+        lambda c: c.self_attention.attend(c.memory, "kv", append=True),
+        TypeError,
+        "cached",
+    ),
+    (
+        "attend append",
+        lambda c: c.self_attention.attend(
+            c.memory, c.self_attention.empty_key_values(c.memory), append=1
+        ),
+        TypeError,
+        "append",
+    ),
+    (
+        "attend cross without keys",
+        lambda c: c.self_attention.attend(
+            c.memory, c.self_attention.empty_key_values(c.memory), append=False
+        ),
+        ValueError,
+        "key_values",
+    ),
+    ("KeyValues keys", lambda c: mt.KeyValues("k", "v"), TypeError, "keys"),
+    (
+        "KeyValues shapes",
+        lambda c: mt.KeyValues(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 3, 5)),
+        ValueError,
+        "same shape",
+    ),
+    (
+        "DecoderCache lists",
+        lambda c: mt.DecoderCache("a", "b", "c", "d"),
+        TypeError,
+        "self_attention",
+    ),
+    # byte-pair encoding
+    ("BPE.learn words", lambda c: mt.BPE.learn(5, 3), TypeError, "words"),
+    ("BPE.learn empty", lambda c: mt.BPE.learn([], 3), ValueError, "words"),
+    ("BPE.learn count", lambda c: mt.BPE.learn({"ab": 0}, 3), ValueError, "count"),
+    ("BPE.learn merges type", lambda c: mt.BPE.learn(["ab"], 1.5), TypeError, "num_merges"),
+    ("BPE.learn merges < 0", lambda c: mt.BPE.learn(["ab"], -1), ValueError, "num_merges"),
+    ("BPE.encode type", lambda c: c.bpe.encode(5), TypeError, "word"),
+    ("BPE.encode space", lambda c: c.bpe.encode("a b"), ValueError, "one word"),
+    ("BPE.decode str", lambda c: c.bpe.decode("ab"), TypeError, "units"),
+    ("BPE.decode unknown", lambda c: c.bpe.decode(["zz"]), ValueError, "vocabulary"),
+    ("BPE symbols", lambda c: mt.BPE("ab", ()), TypeError, "symbols"),
+    ("BPE end marker", lambda c: mt.BPE(("a", "b"), ()), ValueError, "end-of-word"),
+    ("BPE merges", lambda c: mt.BPE(c.bpe.symbols, ("ab",)), TypeError, "merges"),
+    ("Merge pair", lambda c: mt.Merge(1, 2), TypeError, "pair"),
+    ("Merge count", lambda c: mt.Merge(("a", "b"), 0), ValueError, "count"),
     # checkpoints
     ("load int", lambda c: mt.load_pretrained(5), TypeError, "directory"),
     (
@@ -847,3 +969,37 @@ def test_bad_input_table(context: Context, name: str, call, error: type, word: s
         call(context)
     assert type(raised.value) is error or error is mt.CheckpointError, name
     assert word in str(raised.value), f"{name}: {raised.value}"
+
+
+# Exported names that are not entry points taking arguments from a user: constants, and the
+# result types the package returns (built by the package, read by the user).
+NOT_ENTRY_POINTS = {
+    "EOS_ID",
+    "PAD_ID",
+    "SOS_ID",
+    "UNK_ID",
+    "END_OF_WORD",
+    "AttentionMaps",
+    "DecoderOutput",
+    "TransformerOutput",
+    "BeamSearchResult",
+    "Hypothesis",
+    "TraceStep",
+    "TrainingHistory",
+    "TranslationAttention",
+    "TranslationResult",
+    "UnknownWordsWarning",
+}
+
+
+def test_every_exported_entry_point_has_bad_input_cases() -> None:
+    """A new public function or class must come with rows in this file: its name appears in a
+    case (the table or the parametrised tests above)."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    missing = [
+        name
+        for name in mt.__all__
+        if name not in NOT_ENTRY_POINTS and not re.search(rf"\b{re.escape(name)}\b", source)
+    ]
+    assert not missing, f"exported but never given bad input here: {missing}"
+    assert NOT_ENTRY_POINTS <= set(mt.__all__), NOT_ENTRY_POINTS - set(mt.__all__)

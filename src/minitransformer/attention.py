@@ -337,12 +337,17 @@ class MultiHeadAttention(nn.Module):
         """K = source W^K and V = source W^V, split into heads (B, H, S, Dh), for a source
         (B, S, D) that every later query reads (cross-attention over the encoder's memory):
         computed once, they are reused at every decoding step."""
+        if not isinstance(source, Tensor):
+            raise TypeError(f"source must be a torch.Tensor (B, S, D), got {type(source).__name__}")
         self._check_inputs(source, source, source)
         return KeyValues(*self._project_key_value(source, source))  # (B, H, S, Dh) x2
 
     def empty_key_values(self, like: Tensor) -> KeyValues:
         """A self-attention cache that holds no position yet: (B, H, 0, Dh), with the batch
         size, dtype and device of ``like`` (B, ., D)."""
+        if not isinstance(like, Tensor) or like.dim() != 3 or not like.is_floating_point():
+            shown = tuple(like.shape) if isinstance(like, Tensor) else type(like).__name__
+            raise TypeError(f"like must be a float tensor (B, T, D), got {shown}")
         empty = like.new_zeros(like.size(0), self.num_heads, 0, self.d_head)  # (B, H, 0, Dh)
         return KeyValues(empty, empty)
 

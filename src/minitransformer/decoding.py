@@ -432,7 +432,11 @@ def gnmt_length_penalty(length: int, alpha: float) -> float:
     """lp(Y) = ((5 + |Y|) / 6)^alpha (Wu et al. 2016); a hypothesis scores log P(Y) / lp(Y).
 
     alpha = 0 gives 1 (plain log-probability); larger alpha favours longer sentences."""
-    return ((5 + length) / 6) ** alpha
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral):
+        raise TypeError(f"length must be an int (words in the hypothesis), got {length!r}")
+    if length < 0:
+        raise ValueError(f"length={length} must be >= 0")
+    return ((5 + length) / 6) ** _check_length_penalty(alpha)
 
 
 def _length_normalised(log_probability: float, length: int, length_penalty: float) -> float:

@@ -47,6 +47,18 @@ class Merge:
     pair: tuple[str, str]
     count: int
 
+    def __post_init__(self) -> None:
+        if (
+            not isinstance(self.pair, tuple)
+            or len(self.pair) != 2
+            or not all(isinstance(unit, str) and unit for unit in self.pair)
+        ):
+            raise TypeError(f"pair must be a tuple of two non-empty str, got {self.pair!r}")
+        if not isinstance(self.count, numbers.Integral) or isinstance(self.count, bool):
+            raise TypeError(f"count must be an int, got {type(self.count).__name__}")
+        if self.count < 1:
+            raise ValueError(f"count={self.count} must be >= 1")
+
     @property
     def unit(self) -> str:
         """The new unit, the pair's two units written together."""
@@ -120,6 +132,18 @@ class BPE:
 
     symbols: tuple[str, ...]  # the training words' characters (sorted), then END_OF_WORD
     merges: tuple[Merge, ...]  # in the order they were learned
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.symbols, tuple) or not all(
+            isinstance(symbol, str) and symbol for symbol in self.symbols
+        ):
+            raise TypeError("symbols must be a tuple of non-empty str (use BPE.learn)")
+        if not self.symbols or self.symbols[-1] != END_OF_WORD:
+            raise ValueError(f"symbols must end with the end-of-word marker {END_OF_WORD!r}")
+        if not isinstance(self.merges, tuple) or not all(
+            isinstance(merge, Merge) for merge in self.merges
+        ):
+            raise TypeError("merges must be a tuple of Merge (use BPE.learn)")
 
     @classmethod
     def learn(cls, words: Mapping[str, int] | Sequence[str], num_merges: int) -> BPE:

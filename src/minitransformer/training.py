@@ -153,6 +153,35 @@ def _check_train_arguments(model: object, data: object, arguments: dict[str, obj
         )
 
 
+def _check_step_arguments(
+    model: object, optimizer: object, source: object, target: object, arguments: dict
+) -> None:
+    """The argument checks of :func:`train_step` (source's ids are checked by the model)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer (make_optimizer(model)), got "
+            f"{type(optimizer).__name__}"
+        )
+    for name, ids in (("source", source), ("target", target)):
+        if not isinstance(ids, Tensor) or ids.dtype not in (torch.int32, torch.int64):
+            raise TypeError(f"{name} must be an integer tensor of token ids, got {_describe(ids)}")
+    if target.dim() != 2 or target.size(1) < 2:
+        raise ValueError(f"target must be (B, T + 1) with T + 1 >= 2, got {tuple(target.shape)}")
+    _check_number("learning_rate", arguments["learning_rate"])
+    if arguments["learning_rate"] < 0:
+        raise ValueError(f"learning_rate={arguments['learning_rate']} must be >= 0")
+    _check_number("label_smoothing", arguments["label_smoothing"])
+    if not 0.0 <= arguments["label_smoothing"] < 1.0:
+        raise ValueError(f"label_smoothing={arguments['label_smoothing']} must be in [0, 1)")
+    if arguments["clip_norm"] is not None:
+        _check_number("clip_norm", arguments["clip_norm"])
+        if arguments["clip_norm"] <= 0:
+            raise ValueError(f"clip_norm={arguments['clip_norm']} must be positive or None")
+    _check_int("pad_id", arguments["pad_id"])
+
+
 @dataclass
 class TrainingHistory:
     """What happened at every optimiser step (lists of equal length, index k = step k + 1)."""
@@ -243,8 +272,7 @@ def train_step(
     label-smoothed loss, backward, clip the gradient norm to ``clip_norm`` (None: no clipping;
     the paper does not clip), and one step of ``optimizer`` at ``learning_rate``.
     """
-    if target.dim() != 2 or target.size(1) < 2:
-        raise ValueError(f"target must be (B, T + 1) with T + 1 >= 2, got {tuple(target.shape)}")
+    _check_step_arguments(model, optimizer, source, target, dict(locals()))
     decoder_input, labels = target[:, :-1], target[:, 1:]  # (B, T): <sos> y..., y... <eos>
     for group in optimizer.param_groups:
         group["lr"] = learning_rate
