@@ -153,3 +153,85 @@ def test_other_bad_input(translator, pairs) -> None:
         scoring.scores_table({})
     with pytest.raises(TypeError, match=r"rows\['greedy'\] must be Scores, got float"):
         scoring.scores_table({"greedy": 0.5})
+
+
+def test_comparison_text_follows_the_numbers() -> None:
+    perfect = scoring.score_translations(REFERENCES, REFERENCES)
+    same = scoring.comparison_text({"greedy": perfect, "beam": perfect}, 0)
+    assert same.startswith("greedy and beam write the same output for all 3 sentences")
+    assert "BLEU 100.0" in same and "at its ceiling" in same
+    worse = scoring.score_translations(OUTPUTS, REFERENCES)
+    text = scoring.comparison_text({"greedy": worse, "beam": perfect}, 2)
+    assert text.startswith("greedy and beam write different outputs for 2 of the 3 sentences")
+    assert "exact match 33.3% with greedy and 100.0% with beam, higher with beam" in text
+    assert "ceiling" not in text and "do not agree" not in text
+    # two sets that the scores rank differently: one misses an early word (every later word
+    # moves), the other changes a late one
+    reference = ["one two three four five six seven eight"]
+    shifted = scoring.score_translations(["two three four five six seven eight"], reference)
+    changed = scoring.score_translations(["one two three four five six seven nine"], reference)
+    mixed = scoring.comparison_text({"shifted": shifted, "changed": changed}, 1)
+    assert "word accuracy 0.0% with shifted and 88.9% with changed, higher with changed" in mixed
+    assert "BLEU" in mixed and "exact match 0.0% with both" in mixed
+    higher_bleu = "shifted" if shifted.bleu > changed.bleu else "changed"
+    assert (higher_bleu == "shifted") == ("do not agree" in mixed)
+
+
+def test_credit_text_and_forgiven_errors() -> None:
+    perfect = scoring.score_translations(REFERENCES, REFERENCES)
+    assert "every score is at its maximum" in scoring.credit_text("shipped", perfect)
+    short = scoring.score_translations(["she went to the", "she went"], REFERENCES[:1] * 2)
+    text = scoring.credit_text("cut", short)
+    assert text.startswith("cut: only 0.0% of the outputs are exactly right")
+    assert "brevity penalty is" in text and "every n-gram it writes is in its reference" in text
+    mixed = scoring.credit_text("mixed", scoring.score_translations(OUTPUTS, REFERENCES))
+    assert "brevity penalty" in mixed and "most of what it writes" in mixed
+    long = scoring.score_translations(["she went to the office last year now"], REFERENCES[:1])
+    assert "brevity" not in scoring.credit_text("long", long)
+    forgiven = scoring.forgiven_errors(OUTPUTS, REFERENCES, count=5)
+    assert [k for k, _ in forgiven] == [2, 0]  # cut short (55) before wrong word (49); 1 right
+    assert forgiven[1][1] == pytest.approx(scoring.sentence_bleu(OUTPUTS[0], REFERENCES[0]))
+    assert scoring.forgiven_errors(REFERENCES, REFERENCES) == []
+    lacks, adds = scoring.word_changes(
+        "there were few people there the", "there were no students there"
+    )
+    assert lacks == ["no", "students"] and adds == ["few", "people", "the"]
+    assert scoring.word_changes("a a b", "a b b") == (["b"], ["a"])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda s: scoring.comparison_text({"a": s}, 0), ValueError, "exactly two named Scores"),
+        (lambda s: scoring.comparison_text({"a": s, "b": 1.0}, 0), TypeError, "needs Scores"),
+        (
+            lambda s: scoring.comparison_text({"a": s, "b": s}, 4),
+            ValueError,
+            "differing=4 must be between 0 and 3",
+        ),
+        (
+            lambda s: scoring.comparison_text({"a": s, "b": s}, 1.0),
+            TypeError,
+            "differing must be an int, got float",
+        ),
+        (lambda s: scoring.credit_text("a", 0.5), TypeError, "scores must be Scores, got float"),
+        (lambda s: scoring.forgiven_errors(["a"], ["a", "b"]), ValueError, "got 1 outputs for 2"),
+        (
+            lambda s: scoring.forgiven_errors(["a"], ["a"], count=0),
+            ValueError,
+            "count=0 must be a positive int",
+        ),
+        (lambda s: scoring.word_changes(["a b"], "a"), ValueError, "'a b', which is not one word"),
+    ],
+)
+def test_text_helpers_reject_bad_input(call, error, message) -> None:
+    scores = scoring.score_translations(OUTPUTS, REFERENCES)
+    with pytest.raises(error, match=re.escape(message)):
+        call(scores)
+
+
+def test_comparison_of_unequal_sets_is_refused() -> None:
+    three = scoring.score_translations(OUTPUTS, REFERENCES)
+    one = scoring.score_translations(OUTPUTS[:1], REFERENCES[:1])
+    with pytest.raises(ValueError, match="of 3 and 1 sentences"):
+        scoring.comparison_text({"a": three, "b": one}, 0)

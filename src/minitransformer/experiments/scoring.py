@@ -15,10 +15,15 @@ The functions:
 - :func:`score_translations`: the three scores of outputs against references, as :class:`Scores`.
 - :func:`sentence_bleu`: BLEU of one output against its reference.
 - :func:`scores_table`: a Markdown table of several :class:`Scores`.
+- :func:`comparison_text`, :func:`credit_text`: sentences that say what two or one set of scores
+  show, worded from the numbers (whichever way they come out).
+- :func:`forgiven_errors`: the wrong outputs that BLEU scores highest; :func:`word_changes`:
+  the words an output lacks and adds against its reference.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -157,4 +162,124 @@ def scores_table(rows: Mapping[str, Scores]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Scores", "score_translations", "scores_table", "sentence_bleu", "translate_pairs"]
+def comparison_text(scores: Mapping[str, Scores], differing: int) -> str:
+    """Markdown: what two named :class:`Scores` of the same sentences show. ``differing``: on
+    how many sentences the two sets of outputs differ. Each score is compared as displayed
+    (exact match and word accuracy to 0.1 %, BLEU to 0.1)."""
+    if not isinstance(scores, Mapping) or len(scores) != 2:
+        raise ValueError("comparison_text compares exactly two named Scores")
+    (name_a, a), (name_b, b) = scores.items()
+    if not isinstance(a, Scores) or not isinstance(b, Scores):
+        raise TypeError("comparison_text needs Scores values")
+    if a.sentences != b.sentences:
+        raise ValueError(f"the Scores are of {a.sentences} and {b.sentences} sentences")
+    if isinstance(differing, bool) or not isinstance(differing, int):
+        raise TypeError(f"differing must be an int, got {type(differing).__name__}")
+    if not 0 <= differing <= a.sentences:
+        raise ValueError(f"differing={differing} must be between 0 and {a.sentences}")
+    n = a.sentences
+    if differing == 0:
+        text = (
+            f"{name_a} and {name_b} write the same output for all {n:,} sentences, so every "
+            f"score is the same: exact match {a.exact_match:.1%}, word accuracy "
+            f"{a.token_accuracy:.1%}, BLEU {a.bleu:.1f}."
+        )
+    else:
+        parts, winners = [], set()
+        for label, x, y, unit in (("exact match", 100 * a.exact_match, 100 * b.exact_match, "%"),
+                                  ("word accuracy", 100 * a.token_accuracy,
+                                   100 * b.token_accuracy, "%"),
+                                  ("BLEU", a.bleu, b.bleu, "")):  # fmt: skip
+            x, y = round(x, 1), round(y, 1)  # as displayed
+            if x == y:
+                parts.append(f"{label} {x:.1f}{unit} with both")
+            else:
+                winners.add(name_b if y > x else name_a)
+                parts.append(f"{label} {x:.1f}{unit} with {name_a} and {y:.1f}{unit} with "
+                             f"{name_b}, higher with {name_b if y > x else name_a}")  # fmt: skip
+        text = (
+            f"{name_a} and {name_b} write different outputs for {differing:,} of the {n:,} "
+            f"sentences: " + "; ".join(parts) + "."
+        )
+        if len(winners) > 1:
+            text += " The three scores do not agree on which decoding is better."
+    if a.exact_match == 1.0 and b.exact_match == 1.0:
+        text += (
+            " Every output is its reference word for word, so every n-gram precision is 100% "
+            "and the brevity penalty 1: on these sentences BLEU is at its ceiling and cannot "
+            "rank the two."
+        )
+    return text
+
+
+def credit_text(name: str, scores: Scores) -> str:
+    """Markdown: how much credit each score gives one set of outputs, and, where the brevity
+    penalty is below 0.99, that the outputs are shorter than the references."""
+    if not isinstance(scores, Scores):
+        raise TypeError(f"scores must be Scores, got {type(scores).__name__}")
+    if scores.exact_match == 1.0:
+        return f"{name}: every output is right, and every score is at its maximum."
+    text = (
+        f"{name}: only {scores.exact_match:.1%} of the outputs are exactly right, yet "
+        f"{scores.token_accuracy:.1%} of the reference words are in place and BLEU is "
+        f"{scores.bleu:.1f} out of 100"
+    )
+    if scores.brevity_penalty < 0.99:
+        text += (
+            f". Its outputs have {scores.output_length:,} words against the references' "
+            f"{scores.reference_length:,}, so the brevity penalty is "
+            f"{scores.brevity_penalty:.2f}, with 1-gram precision {scores.precisions[0]:.1f}% "
+            f"and 4-gram precision {scores.precisions[3]:.1f}%: "
+        )
+        if min(scores.precisions) == 100.0:
+            text += "every n-gram it writes is in its reference, but it writes too little"
+        else:
+            share = "most" if scores.precisions[0] >= 90 else "part"
+            text += f"{share} of what it writes is in the references, and it writes too little"
+    return text + "."
+
+
+def forgiven_errors(
+    outputs: Sequence[Sentence], references: Sequence[Sentence], count: int = 1
+) -> list[tuple[int, float]]:
+    """The ``count`` wrong outputs (not equal to their reference) that sentence BLEU scores
+    highest, as (index, sentence BLEU), best first; fewer if fewer outputs are wrong."""
+    hypotheses, gold = _sentences("outputs", outputs), _sentences("references", references)
+    if len(hypotheses) != len(gold):
+        raise ValueError(f"got {len(hypotheses)} outputs for {len(gold)} references")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count={count!r} must be a positive int")
+    wrong = [k for k, (h, r) in enumerate(zip(hypotheses, gold, strict=True)) if h != r]
+    scored = [(k, sentence_bleu(hypotheses[k], gold[k])) for k in wrong]
+    return sorted(scored, key=lambda item: -item[1])[:count]
+
+
+def word_changes(output: Sentence, reference: Sentence) -> tuple[list[str], list[str]]:
+    """(reference words the output lacks, output words the reference lacks), counted with
+    multiplicity, each in the order of its sentence."""
+    hypothesis, gold = _words("output", output), _words("reference", reference)
+    return (_surplus(gold, Counter(gold) - Counter(hypothesis)),
+            _surplus(hypothesis, Counter(hypothesis) - Counter(gold)))  # fmt: skip
+
+
+def _surplus(words: Sequence[str], surplus: Counter) -> list[str]:
+    """The words of ``surplus`` in the order they occur in ``words`` (each as often as counted)."""
+    kept = []
+    for word in words:
+        if surplus[word] > 0:
+            kept.append(word)
+            surplus[word] -= 1
+    return kept
+
+
+__all__ = [
+    "Scores",
+    "comparison_text",
+    "credit_text",
+    "forgiven_errors",
+    "score_translations",
+    "scores_table",
+    "sentence_bleu",
+    "translate_pairs",
+    "word_changes",
+]
