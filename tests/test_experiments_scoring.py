@@ -76,6 +76,8 @@ def test_sentence_bleu_and_an_empty_output() -> None:
     assert empty.exact_match == 0.5 and empty.output_length == 12
     assert empty.token_accuracy == pytest.approx(13 / (8 + 13))  # its end is where "she" is
     assert empty.brevity_penalty == pytest.approx(math.exp(1 - 19 / 12))
+    backwards = scoring.score_translations(["e d c b a"], ["a b c d e"])  # no 2-gram survives
+    assert backwards.precisions == (100.0, 0.0, 0.0, 0.0) and 0 < backwards.bleu < 100
 
 
 def test_scores_table() -> None:
@@ -197,6 +199,11 @@ def test_credit_text_and_forgiven_errors() -> None:
     )
     assert lacks == ["no", "students"] and adds == ["few", "people", "the"]
     assert scoring.word_changes("a a b", "a b b") == (["b"], ["a"])
+    assert scoring.changes_text("a c", "a b") == "It lacks *b* and writes *c* instead."
+    assert scoring.changes_text("a", "a b") == "It leaves out *b*."
+    assert scoring.changes_text("a b c", "a b") == "It adds *c*."
+    assert scoring.changes_text("b a", "a b") == "It has the reference's words, in another order."
+    assert scoring.changes_text("a b", ["a", "b"]) == "It is the reference."
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ The functions:
 - :func:`comparison_text`, :func:`credit_text`: sentences that say what two or one set of scores
   show, worded from the numbers (whichever way they come out).
 - :func:`forgiven_errors`: the wrong outputs that BLEU scores highest; :func:`word_changes`:
-  the words an output lacks and adds against its reference.
+  the words an output lacks and adds against its reference, :func:`changes_text` says so.
 """
 
 from __future__ import annotations
@@ -61,15 +61,16 @@ class Scores:
     """The scores of ``sentences`` outputs against their references.
 
     BLEU = brevity_penalty * exp(mean of log precisions), times 100; ``precisions`` are the
-    corpus-level modified n-gram precisions (percent) for n = 1, 2, 3, 4, and the brevity penalty
-    is exp(1 - r / c) when the outputs' c words are fewer than the references' r, else 1.
+    corpus-level modified n-gram precisions (percent) for n = 1, 2, 3, 4, as counted (sacrebleu
+    smooths a precision whose count is zero before it takes the logarithm), and the brevity
+    penalty is exp(1 - r / c) when the outputs' c words are fewer than the references' r, else 1.
     """
 
     sentences: int
     exact_match: float  # share of outputs equal to the reference, word for word
     token_accuracy: float  # share of reference words (and the end) reproduced at their position
     bleu: float  # corpus BLEU, 0 to 100
-    precisions: tuple[float, ...]  # modified n-gram precisions (percent), n = 1..4
+    precisions: tuple[float, ...]  # modified n-gram precisions (percent), n = 1..4, unsmoothed
     brevity_penalty: float
     output_length: int  # c, after sacrebleu's tokenisation
     reference_length: int  # r
@@ -104,7 +105,10 @@ def score_translations(outputs: Sequence[Sentence], references: Sequence[Sentenc
         exact_match=exact / len(gold),
         token_accuracy=correct / total,
         bleu=result.score,
-        precisions=tuple(result.precisions),
+        precisions=tuple(  # as counted: sacrebleu's own are smoothed where a count is zero
+            100 * matched / total if total else 0.0
+            for matched, total in zip(result.counts, result.totals, strict=True)
+        ),
         brevity_penalty=result.bp,
         output_length=result.sys_len,
         reference_length=result.ref_len,
@@ -262,6 +266,21 @@ def word_changes(output: Sentence, reference: Sentence) -> tuple[list[str], list
             _surplus(hypothesis, Counter(hypothesis) - Counter(gold)))  # fmt: skip
 
 
+def changes_text(output: Sentence, reference: Sentence) -> str:
+    """Markdown: what ``output`` changes against ``reference``, from :func:`word_changes`."""
+    lacks, adds = word_changes(output, reference)
+    lacks_text, adds_text = (f"*{' '.join(words)}*" for words in (lacks, adds))
+    if lacks and adds:
+        return f"It lacks {lacks_text} and writes {adds_text} instead."
+    if lacks:
+        return f"It leaves out {lacks_text}."
+    if adds:
+        return f"It adds {adds_text}."
+    if _words("output", output) == _words("reference", reference):
+        return "It is the reference."
+    return "It has the reference's words, in another order."
+
+
 def _surplus(words: Sequence[str], surplus: Counter) -> list[str]:
     """The words of ``surplus`` in the order they occur in ``words`` (each as often as counted)."""
     kept = []
@@ -274,6 +293,7 @@ def _surplus(words: Sequence[str], surplus: Counter) -> list[str]:
 
 __all__ = [
     "Scores",
+    "changes_text",
     "comparison_text",
     "credit_text",
     "forgiven_errors",
