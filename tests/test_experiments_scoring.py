@@ -188,6 +188,11 @@ def test_credit_text_and_forgiven_errors() -> None:
     assert "brevity penalty is" in text and "every n-gram it writes is in its reference" in text
     mixed = scoring.credit_text("mixed", scoring.score_translations(OUTPUTS, REFERENCES))
     assert "brevity penalty" in mixed and "most of what it writes" in mixed
+    # exact match above word accuracy: a short sentence right, a long one shifted by a word
+    uneven = scoring.score_translations(["a b", "y c d e f g h i j"], ["a b", "c d e f g h i j"])
+    assert uneven.token_accuracy < uneven.exact_match
+    plain = scoring.credit_text("uneven", uneven)
+    assert plain.startswith("uneven: 50.0% of the outputs are exactly right, and ")
     long = scoring.score_translations(["she went to the office last year now"], REFERENCES[:1])
     assert "brevity" not in scoring.credit_text("long", long)
     forgiven = scoring.forgiven_errors(OUTPUTS, REFERENCES, count=5)

@@ -217,16 +217,18 @@ def comparison_text(scores: Mapping[str, Scores], differing: int) -> str:
 
 
 def credit_text(name: str, scores: Scores) -> str:
-    """Markdown: how much credit each score gives one set of outputs, and, where the brevity
-    penalty is below 0.99, that the outputs are shorter than the references."""
+    """Markdown: how much credit each score gives one set of outputs ("only ... yet" where both
+    word accuracy and BLEU give more than exact match), and, where the brevity penalty is below
+    0.99, that the outputs are shorter than the references."""
     if not isinstance(scores, Scores):
         raise TypeError(f"scores must be Scores, got {type(scores).__name__}")
     if scores.exact_match == 1.0:
         return f"{name}: every output is right, and every score is at its maximum."
+    more = scores.token_accuracy > scores.exact_match and scores.bleu > 100 * scores.exact_match
     text = (
-        f"{name}: only {scores.exact_match:.1%} of the outputs are exactly right, yet "
-        f"{scores.token_accuracy:.1%} of the reference words are in place and BLEU is "
-        f"{scores.bleu:.1f} out of 100"
+        f"{name}: {'only ' if more else ''}{scores.exact_match:.1%} of the outputs are exactly "
+        f"right, {'yet' if more else 'and'} {scores.token_accuracy:.1%} of the reference words "
+        f"are in place and BLEU is {scores.bleu:.1f} out of 100"
     )
     if scores.brevity_penalty < 0.99:
         text += (
