@@ -172,7 +172,7 @@ def test_study_summaries_table_and_figure() -> None:
     rows = study.table([2, 7])
     assert [row["in training"] for row in rows] == ["yes", "no: longer"]
     assert "exact match, learned" in rows[0]
-    assert isinstance(positional.length_figure(study), Figure)
+    assert isinstance(positional.length_figure(study, unit="symbols"), Figure)
     with pytest.raises(ValueError, match="name"):
         study.metric("learned", "bleu")
     with pytest.raises(ValueError, match="no test length"):

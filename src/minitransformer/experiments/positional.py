@@ -489,10 +489,11 @@ def run_length_study(
     return LengthStudy(split, budget, seeds, runs)
 
 
-def length_figure(study: LengthStudy) -> Figure:
+def length_figure(study: LengthStudy, *, unit: str = "words") -> Figure:
     """Three panels: exact match and token accuracy against length, and the share right at
     each output position of the longest test pairs; mean over seeds, a band from the lowest to
-    the highest seed, the lengths and positions past training shaded."""
+    the highest seed, the lengths and positions past training shaded. ``unit`` names what the
+    lengths count (e.g. "symbols" for the toy tasks)."""
     fig = new_figure(11.0, 3.9)
     axes = fig.subplots(1, 3)
     lengths = np.array(study.lengths)
@@ -512,14 +513,14 @@ def length_figure(study: LengthStudy) -> Figure:
         axes[2].fill_between(steps, rows.min(0), rows.max(0), color=COLOURS[kind], alpha=0.2,
                              linewidth=0)  # fmt: skip
     for ax, _, title in panels:
-        ax.set(xlabel="length of the pair (words)", ylabel=title, title=f"{title} by length")
+        ax.set(xlabel=f"length of the pair ({unit})", ylabel=title, title=f"{title} by length")
         ax.axvspan(edge, lengths.max() + 0.5, color="grey", alpha=0.15, linewidth=0)
-    axes[2].set(xlabel="output position (the last: end of sentence)",
-                ylabel="share right", title=f"each position, pairs of {longest} words")  # fmt: skip
+    axes[2].set(xlabel="output position (the last: end of sentence)", ylabel="share right",
+                title=f"each position, pairs of {longest} {unit}")  # fmt: skip
     axes[2].axvspan(edge, longest + 1.5, color="grey", alpha=0.15, linewidth=0)
     for ax in axes:
         ax.set_ylim(-0.02, 1.03)
-        ax.text(edge + 0.3, 0.5, "longer than\\nin training", color="#555555", fontsize=8)
+        ax.text(edge + 0.3, 0.5, "longer than\nin training", color="#555555", fontsize=8)
     fig.legend(*axes[0].get_legend_handles_labels(), frameon=False, ncols=2,
                loc="outside lower center", fontsize=9)  # fmt: skip
     return finish(fig)
