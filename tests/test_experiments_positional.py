@@ -155,6 +155,8 @@ def test_learned_rows_past_the_training_lengths_never_change() -> None:
     assert sinusoidal.untrained_change is None and sinusoidal.seconds >= 0
     with pytest.raises(ValueError, match="positional"):
         positional.train_for_lengths(split, "rotary", TINY)
+    with pytest.raises(TypeError, match="split must be a LengthSplit"):
+        positional.train_for_lengths(split.train, "learned", TINY)
 
 
 def test_study_summaries_table_and_figure() -> None:

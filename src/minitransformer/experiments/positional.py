@@ -376,6 +376,9 @@ def train_for_lengths(
     position; the rows past the training lengths receive no gradient and keep their random
     initial values (``LengthRun.untrained_change`` measures it).
     """
+    if not isinstance(split, LengthSplit):
+        kind = type(split).__name__
+        raise TypeError(f"split must be a LengthSplit (from split_by_length), got {kind}")
     if positional not in KINDS:
         raise ValueError(f"positional must be one of {KINDS}, got {positional!r}")
     src_vocab = Vocab.build(pair.source for pair in split.train)
