@@ -82,3 +82,111 @@ def test_figures() -> None:
     assert len(slider.layout.sliders[0].steps) == 2
     z = slider.layout.sliders[0].steps[0].args[0]["z"][0]
     assert z[0][0] == pytest.approx(1.0) and z[2][3] == pytest.approx(z[0][1], abs=1e-3)
+
+
+# --- positions beyond the training length ------------------------------------------------
+
+TINY = positional.LengthBudget(d_model=8, num_heads=1, num_layers=1, d_ff=16, steps=3,
+                               batch_size=8, warmup=2)  # fmt: skip
+
+
+def _copy_split(threshold: int = 4, longest: int = 7):
+    pairs = mt.toy_task(200, tuple(range(2, longest + 1)), num_symbols=6, seed=0)
+    return positional.split_by_length(pairs, threshold, num_test=5, seed=1)
+
+
+def test_split_trains_short_and_tests_every_length() -> None:
+    split = _copy_split()
+    assert split.lengths == (2, 3, 4, 5, 6, 7)
+    assert split.longest_train <= 4 and split.threshold == 4
+    assert all(len(group) <= 5 for group in split.test.values())
+    test_sources = {pair.source for group in split.test.values() for pair in group}
+    assert not test_sources & {pair.source for pair in split.train}  # held out
+    assert all(positional.pair_length(p) == length
+               for length, group in split.test.items() for p in group)  # fmt: skip
+
+
+def test_split_works_on_the_corpus_and_drops_unknown_words() -> None:
+    corpus = mt.make_corpus(num_train=300, num_held_out=0, seed=0)
+    split = positional.split_by_length(corpus.train, 9, num_test=10)
+    assert max(split.lengths) > 9 >= split.longest_train
+    short = [mt.Pair(words, words) for words in (("x", "y"), ("y", "x"), ("x", "x"), ("y", "y"))]
+    unknown = mt.Pair(("x", "new", "x"), ("x", "new", "x"))  # "new" is in no training pair
+    odd = positional.split_by_length([*short, unknown], 2, num_test=1)
+    assert odd.dropped == 1 and odd.lengths == (2,) and len(odd.train) == 3
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        (("not pairs", 3), TypeError),
+        (([], 3), TypeError),
+        (([mt.Pair(("a",), ("a",))], 0), ValueError),
+        (([mt.Pair(("a",), ("a",))], 2.5), TypeError),
+        (([mt.Pair(("a", "b"), ("a", "b"))], 1), ValueError),  # nothing short enough
+    ],
+)
+def test_split_refuses_bad_input(arguments, error) -> None:
+    with pytest.raises(error):
+        positional.split_by_length(*arguments)
+    with pytest.raises(ValueError, match="num_test"):
+        positional.split_by_length([mt.Pair(("a",), ("a",))], 1, num_test=0)
+
+
+def test_scores_agree_with_the_decoding_metrics() -> None:
+    split = _copy_split()
+    run = positional.train_for_lengths(split, "sinusoidal", TINY, seed=0)
+    vocab = mt.Vocab.build(pair.source for pair in split.train)
+    for length, pairs in split.test.items():
+        data = mt.encode_pairs(pairs, vocab, vocab)
+        score = run.scores[length]
+        assert score.exact == pytest.approx(mt.exact_match(run.model, data))
+        assert score.tokens == pytest.approx(mt.token_accuracy(run.model, data))
+        assert score.by_position.shape == (length + 1,)
+        assert 0 <= score.output_length <= run.model.config.max_len
+
+
+def test_learned_rows_past_the_training_lengths_never_change() -> None:
+    split = _copy_split()
+    run = positional.train_for_lengths(split, "learned", TINY, seed=0)
+    assert run.model.config.max_len == 9  # covers the longest test pair
+    assert run.untrained_change == 0.0 and run.trained_change > 0.0
+    sinusoidal = positional.train_for_lengths(split, "sinusoidal", TINY, seed=0)
+    assert sinusoidal.untrained_change is None and sinusoidal.seconds >= 0
+    with pytest.raises(ValueError, match="positional"):
+        positional.train_for_lengths(split, "rotary", TINY)
+    with pytest.raises(TypeError, match="split must be a LengthSplit"):
+        positional.train_for_lengths(split.train, "learned", TINY)
+
+
+def test_study_summaries_table_and_figure() -> None:
+    from matplotlib.figure import Figure
+
+    from minitransformer import viz
+
+    viz.setup()
+    split = _copy_split()
+    study = positional.run_length_study(split, TINY, seeds=(0, 1))
+    assert study.kinds == ["sinusoidal", "learned"] and study.threshold == 4
+    assert study.metric("learned", "exact").shape == (2, len(split.lengths))
+    assert study.over("learned", "tokens", beyond=True).shape == (2,)
+    assert study.positions("sinusoidal", 7).shape == (2, 8)
+    rows = study.table([2, 7])
+    assert [row["in training"] for row in rows] == ["yes", "no: longer"]
+    assert "exact match, learned" in rows[0]
+    assert isinstance(positional.length_figure(study, unit="symbols"), Figure)
+    with pytest.raises(ValueError, match="name"):
+        study.metric("learned", "bleu")
+    with pytest.raises(ValueError, match="no test length"):
+        positional.LengthStudy(
+            positional.LengthSplit(split.train, {2: split.test[2]}, 4), TINY, (0, 1), study.runs
+        ).over("learned", "exact", beyond=True)
+    for bad in ({"seeds": ()}, {"seeds": (1, 1)}, {"kinds": ("rotary",)}):
+        with pytest.raises(ValueError):
+            positional.run_length_study(split, TINY, **bad)
+
+
+def test_clear_difference() -> None:
+    assert positional.clear_difference([0.8, 0.9], [0.1, 0.2]) == 1
+    assert positional.clear_difference([0.1, 0.2], [0.8, 0.9]) == -1
+    assert positional.clear_difference([0.1, 0.5], [0.4, 0.9]) == 0

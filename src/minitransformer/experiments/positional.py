@@ -9,13 +9,19 @@
 - :func:`permute_encoder_layer`: an encoder layer whose residual stream is relabelled by a
   permutation of the D dimensions; it computes exactly the same function in the new labels,
   which is why the layout of the encoding does not matter to a model that learns its weights.
+- :func:`split_by_length`, :func:`train_for_lengths`, :func:`run_length_study`: positions
+  beyond the training length. The same small model, with sinusoidal and with learned positions,
+  trains on the short pairs of any list of ``Pair`` and is scored, length by length, on pairs
+  up to the longest in the list, over several seeds.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import plotly.graph_objects as go
@@ -23,8 +29,14 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from minitransformer.config import TransformerConfig
+from minitransformer.data import Pair, encode_pairs
+from minitransformer.decoding import greedy_decode_batch
 from minitransformer.layers import EncoderLayer
+from minitransformer.model import Transformer
 from minitransformer.positional import sinusoidal_encoding
+from minitransformer.tokens import EOS_ID, Vocab
+from minitransformer.training import train
 from minitransformer.viz import slider_heatmap
 from minitransformer.viz._style import SIGNED_CMAP, finish, new_figure
 from minitransformer.viz.static import as_array
@@ -189,15 +201,356 @@ def similarity_slider(d_models: Sequence[int] = (4, 16, 64, 128), length: int = 
     )  # fmt: skip
 
 
+# --- positions beyond the training length ---------------------------------------------------
+
+KINDS = ("sinusoidal", "learned")
+LABELS = {"sinusoidal": "sinusoidal (the formula)", "learned": "learned table"}
+COLOURS = {"sinusoidal": "#0072B2", "learned": "#D55E00"}
+
+
+def _check_count(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name}={value} must be a positive integer")
+
+
+def pair_length(pair: Pair) -> int:
+    """The number of words on the longer side of ``pair``: how far into the positional tables
+    it reaches (the decoder reads one position more, its <sos>)."""
+    return max(len(pair.source), len(pair.target))
+
+
+@dataclass(frozen=True)
+class LengthSplit:
+    """Short pairs to train on, and test pairs of every length.
+
+    train: the pairs of at most ``threshold`` words, minus the test pairs (no training pair has
+    the source of a test pair). test: length -> the test pairs of that length; the short ones
+    are held out from training, the long ones are longer than anything trained on. dropped:
+    test pairs left out because they hold a word that no training pair uses.
+    """
+
+    train: list[Pair]
+    test: dict[int, list[Pair]]
+    threshold: int
+    dropped: int = 0
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        """Every test length, shortest first."""
+        return tuple(sorted(self.test))
+
+    @property
+    def longest_train(self) -> int:
+        """The longest training pair, in words (at most ``threshold``)."""
+        return max(pair_length(pair) for pair in self.train)
+
+
+def split_by_length(
+    pairs: Sequence[Pair], threshold: int, *, num_test: int = 50, seed: int = 0
+) -> LengthSplit:
+    """Train on the pairs of at most ``threshold`` words, test on every length.
+
+    Works on any list of ``Pair`` (the grammar's corpus, the toy tasks, a richer corpus): for
+    each length (``pair_length``), ``num_test`` pairs drawn with ``seed`` are the test pairs of
+    that length; the other pairs of at most ``threshold`` words are the training set, and the
+    other longer ones are not used.
+    """
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
+        raise TypeError(f"pairs must be a list of Pair, got {type(pairs).__name__}")
+    if not pairs or not all(isinstance(pair, Pair) for pair in pairs):
+        raise TypeError("pairs must be a non-empty list of Pair")
+    _check_count("threshold", threshold)
+    _check_count("num_test", num_test)
+    by_length: dict[int, list[Pair]] = {}
+    for pair in pairs:
+        by_length.setdefault(pair_length(pair), []).append(pair)
+    rng = random.Random(seed)
+    test = {length: rng.sample(group, min(num_test, len(group)))
+            for length, group in sorted(by_length.items())}  # fmt: skip
+    held_out = {pair.source for group in test.values() for pair in group}
+    train_pairs = [p for p in pairs if pair_length(p) <= threshold and p.source not in held_out]
+    if not train_pairs:
+        raise ValueError(
+            f"no pair of at most threshold={threshold} words is left to train on "
+            f"(shortest pair: {min(by_length)} words)"
+        )
+    source_words = {word for pair in train_pairs for word in pair.source}
+    target_words = {word for pair in train_pairs for word in pair.target}
+    kept, dropped = {}, 0
+    for length, group in test.items():
+        known = [p for p in group if set(p.source) <= source_words
+                 and set(p.target) <= target_words]  # fmt: skip
+        dropped += len(group) - len(known)
+        if known:
+            kept[length] = known
+    return LengthSplit(train_pairs, kept, threshold, dropped)
+
+
+@dataclass(frozen=True)
+class LengthBudget:
+    """The model and its training run: the same for both kinds of positions."""
+
+    d_model: int = 32  # D
+    num_heads: int = 1  # H
+    num_layers: int = 1  # N, encoder layers = decoder layers
+    d_ff: int = 64  # F
+    steps: int = 300
+    batch_size: int = 64
+    warmup: int = 40
+    lr_factor: float = 0.5
+
+
+@dataclass(frozen=True)
+class LengthScore:
+    """Greedy decoding of the test pairs of one length."""
+
+    exact: float  # share of pairs decoded word for word
+    tokens: float  # share of reference words (and <eos>) right at their position
+    by_position: np.ndarray  # (L + 1,) share right at each output position, <eos> last
+    output_length: float  # mean number of words written (without <eos>)
+
+
+def score_by_length(
+    model: Transformer, test: dict[int, list[Pair]], src_vocab: Vocab, tgt_vocab: Vocab
+) -> dict[int, LengthScore]:
+    """Greedy-decode the test pairs of each length and score them.
+
+    Exact match and token accuracy are those of ``decoding.exact_match`` and
+    ``decoding.token_accuracy`` (a missing or extra word counts as wrong), from one decoding.
+    """
+    scores = {}
+    for length, pairs in test.items():
+        data = encode_pairs(pairs, src_vocab, tgt_vocab)
+        outputs = greedy_decode_batch(model, data.source)  # words, no <sos>, no <eos>
+        width = max(len(target) - 1 for target in data.target)  # words + <eos>
+        right, present, exact = np.zeros(width), np.zeros(width), 0
+        for output, target in zip(outputs, data.target, strict=True):
+            reference, hypothesis = target[1:], [*output, EOS_ID]  # words + <eos>
+            hits = [a == b for a, b in zip(hypothesis, reference, strict=False)]
+            right[: len(hits)] += hits
+            present[: len(reference)] += 1
+            exact += hypothesis == reference
+        scores[length] = LengthScore(
+            exact=exact / len(pairs), tokens=float(right.sum() / present.sum()),
+            by_position=right / present, output_length=float(np.mean([len(o) for o in outputs])),
+        )  # fmt: skip
+    return scores
+
+
+@dataclass
+class LengthRun:
+    """One model trained on the short pairs and scored on every length."""
+
+    positional: str  # "sinusoidal" or "learned"
+    seed: int
+    scores: dict[int, LengthScore]  # length -> score
+    seconds: float  # training wall time
+    final_loss: float
+    trained_change: float | None = None  # learned: smallest change of a row training reached
+    untrained_change: float | None = None  # learned: largest change of a row past them
+    model: Transformer | None = field(default=None, repr=False)
+
+
+def _table_changes(model: Transformer, before: list[Tensor], split: LengthSplit):
+    """(smallest change of a reached row, largest change of a row past them) over the two
+    learned tables; the decoder reads <sos> + the words, one row more than the target."""
+    reached = (max(len(p.source) for p in split.train), max(len(p.target) for p in split.train) + 1)
+    tables = (model.source_positions.table, model.target_positions.table)
+    trained, untrained = math.inf, 0.0
+    for table, initial, rows in zip(tables, before, reached, strict=True):
+        change = (table.detach() - initial).abs().amax(dim=1)  # (max_len,) per row
+        trained = min(trained, float(change[:rows].min()))
+        untrained = max(untrained, float(change[rows:].max()))
+    return trained, untrained
+
+
+def train_for_lengths(
+    split: LengthSplit, positional: str, budget: LengthBudget = LengthBudget(), *, seed: int = 0
+) -> LengthRun:
+    """Train the budget's model with ``positional`` positions on ``split.train``; score it on
+    ``split.test``.
+
+    max_len covers the longest test pair, so a learned table has a row for every test
+    position; the rows past the training lengths receive no gradient and keep their random
+    initial values (``LengthRun.untrained_change`` measures it).
+    """
+    if not isinstance(split, LengthSplit):
+        kind = type(split).__name__
+        raise TypeError(f"split must be a LengthSplit (from split_by_length), got {kind}")
+    if positional not in KINDS:
+        raise ValueError(f"positional must be one of {KINDS}, got {positional!r}")
+    src_vocab = Vocab.build(pair.source for pair in split.train)
+    tgt_vocab = Vocab.build(pair.target for pair in split.train)
+    config = TransformerConfig(
+        src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), d_model=budget.d_model,
+        num_heads=budget.num_heads, num_layers=budget.num_layers, d_ff=budget.d_ff,
+        dropout=0.0, max_len=max(split.lengths) + 2, positional=positional,
+    )  # fmt: skip
+    torch.manual_seed(seed)  # the initial weights
+    model = Transformer(config)
+    learned = positional == "learned"
+    before = [m.table.detach().clone() for m in (model.source_positions, model.target_positions)]
+    history = train(
+        model, encode_pairs(split.train, src_vocab, tgt_vocab), steps=budget.steps,
+        batch_size=budget.batch_size, warmup=budget.warmup, lr_factor=budget.lr_factor,
+        label_smoothing=0.0, seed=seed, progress=False,
+    )  # fmt: skip
+    changes = _table_changes(model, before, split) if learned else (None, None)
+    scores = score_by_length(model, split.test, src_vocab, tgt_vocab)
+    loss = history.loss[-1] if history.loss else float("nan")
+    return LengthRun(positional, seed, scores, history.seconds, loss, *changes, model=model)
+
+
+def clear_difference(a: np.ndarray, b: np.ndarray) -> int:
+    """+1 if every value of ``a`` is above every value of ``b``, -1 if below, 0 when the two
+    ranges (e.g. over seeds) overlap: no clear difference."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.min() > b.max():
+        return 1
+    if a.max() < b.min():
+        return -1
+    return 0
+
+
+@dataclass
+class LengthStudy:
+    """``train_for_lengths`` for each kind and seed, on one split (the seeds change the
+    initial weights and the batch order)."""
+
+    split: LengthSplit
+    budget: LengthBudget
+    seeds: tuple[int, ...]
+    runs: dict[str, list[LengthRun]]  # kind -> one run per seed
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.runs)
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        return self.split.lengths
+
+    @property
+    def threshold(self) -> int:
+        return self.split.threshold
+
+    def metric(self, kind: str, name: str) -> np.ndarray:
+        """(seeds, lengths) of ``name``: "exact", "tokens" or "output_length"."""
+        if name not in ("exact", "tokens", "output_length"):
+            raise ValueError(f"name must be 'exact', 'tokens' or 'output_length', got {name!r}")
+        return np.array([[getattr(run.scores[L], name) for L in self.lengths]
+                         for run in self.runs[kind]])  # fmt: skip
+
+    def over(self, kind: str, name: str, *, beyond: bool) -> np.ndarray:
+        """(seeds,) mean of ``name`` over the lengths past the threshold (``beyond=True``) or
+        up to it."""
+        lengths = np.array(self.lengths)
+        columns = lengths > self.threshold if beyond else lengths <= self.threshold
+        if not columns.any():
+            raise ValueError("no test length on that side of the threshold")
+        return self.metric(kind, name)[:, columns].mean(axis=1)
+
+    def positions(self, kind: str, length: int) -> np.ndarray:
+        """(seeds, L + 1) share right at each output position of the length-``length`` pairs."""
+        return np.stack([run.scores[length].by_position for run in self.runs[kind]])
+
+    def table(self, lengths: Sequence[int] | None = None) -> list[dict[str, object]]:
+        """One row per length: mean (lowest-highest over seeds) of exact match and token
+        accuracy for each kind."""
+
+        def spread(values: np.ndarray) -> str:
+            return f"{values.mean():.2f} ({values.min():.2f}-{values.max():.2f})"
+
+        rows = []
+        for length in lengths or self.lengths:
+            column = self.lengths.index(length)
+            row: dict[str, object] = {"length": length}
+            row["in training"] = "yes" if length <= self.threshold else "no: longer"
+            for name, title in (("exact", "exact match"), ("tokens", "token accuracy")):
+                for kind in self.kinds:
+                    row[f"{title}, {kind}"] = spread(self.metric(kind, name)[:, column])
+            rows.append(row)
+        return rows
+
+
+def run_length_study(
+    split: LengthSplit,
+    budget: LengthBudget = LengthBudget(),
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    kinds: Sequence[str] = KINDS,
+) -> LengthStudy:
+    """``train_for_lengths`` once per kind and seed."""
+    seeds = tuple(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct and non-empty, got {seeds!r}")
+    if not kinds or any(kind not in KINDS for kind in kinds):
+        raise ValueError(f"kinds must be a non-empty selection of {KINDS}, got {kinds!r}")
+    runs = {kind: [train_for_lengths(split, kind, budget, seed=s) for s in seeds] for kind in kinds}
+    return LengthStudy(split, budget, seeds, runs)
+
+
+def length_figure(study: LengthStudy, *, unit: str = "words") -> Figure:
+    """Three panels: exact match and token accuracy against length, and the share right at
+    each output position of the longest test pairs; mean over seeds, a band from the lowest to
+    the highest seed, the lengths and positions past training shaded. ``unit`` names what the
+    lengths count (e.g. "symbols" for the toy tasks)."""
+    fig = new_figure(11.0, 3.9)
+    axes = fig.subplots(1, 3)
+    lengths = np.array(study.lengths)
+    longest = int(lengths.max())
+    edge = study.threshold + 0.5
+    panels = [(axes[0], "exact", "exact match"), (axes[1], "tokens", "token accuracy")]
+    for kind in study.kinds:
+        style = dict(color=COLOURS[kind], marker="o", markersize=3, linewidth=2)
+        for ax, name, _ in panels:
+            values = study.metric(kind, name)  # (seeds, lengths)
+            ax.plot(lengths, values.mean(0), label=LABELS[kind], **style)
+            ax.fill_between(lengths, values.min(0), values.max(0), color=COLOURS[kind],
+                            alpha=0.2, linewidth=0)  # fmt: skip
+        rows = study.positions(kind, longest)  # (seeds, L + 1)
+        steps = np.arange(1, rows.shape[1] + 1)
+        axes[2].plot(steps, rows.mean(0), **style)
+        axes[2].fill_between(steps, rows.min(0), rows.max(0), color=COLOURS[kind], alpha=0.2,
+                             linewidth=0)  # fmt: skip
+    for ax, _, title in panels:
+        ax.set(xlabel=f"length of the pair ({unit})", ylabel=title, title=f"{title} by length")
+        ax.axvspan(edge, lengths.max() + 0.5, color="grey", alpha=0.15, linewidth=0)
+    axes[2].set(xlabel="output position (the last: end of sentence)", ylabel="share right",
+                title=f"each position, pairs of {longest} {unit}")  # fmt: skip
+    axes[2].axvspan(edge, longest + 1.5, color="grey", alpha=0.15, linewidth=0)
+    for ax in axes:
+        ax.set_ylim(-0.02, 1.03)
+        ax.text(edge + 0.3, 0.5, "longer than\nin training", color="#555555", fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), frameon=False, ncols=2,
+               loc="outside lower center", fontsize=9)  # fmt: skip
+    return finish(fig)
+
+
 __all__ = [
+    "KINDS",
+    "LengthBudget",
+    "LengthRun",
+    "LengthScore",
+    "LengthSplit",
+    "LengthStudy",
+    "clear_difference",
     "concatenated_encoding",
     "distance_profile",
     "frequencies",
     "halves_permutation",
     "input_figure",
     "layouts_figure",
+    "length_figure",
+    "pair_length",
     "permute_encoder_layer",
+    "run_length_study",
     "same_input_two_positions",
+    "score_by_length",
     "shift_matrix",
     "similarity_slider",
+    "split_by_length",
+    "train_for_lengths",
 ]
