@@ -155,7 +155,7 @@ def scores_table(rows: Mapping[str, Scores]) -> str:
     for name, scores in rows.items():
         if not isinstance(scores, Scores):
             raise TypeError(f"rows[{name!r}] must be Scores, got {type(scores).__name__}")
-    header = ["", "sentences", "exact match", "word accuracy", "BLEU",
+    header = ["decoding", "sentences", "exact match", "word accuracy", "BLEU",
               "1/2/3/4-gram precision (%)", "brevity penalty"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for name, s in rows.items():
