@@ -116,6 +116,18 @@ def _check_number(name: str, value: object) -> None:
         raise ValueError(f"{name}={value!r} must be finite")
 
 
+def _check_smoothing_and_clip(arguments: dict[str, object]) -> None:
+    """label_smoothing in [0, 1) and clip_norm positive or None: shared by train and
+    train_step."""
+    _check_number("label_smoothing", arguments["label_smoothing"])
+    if not 0.0 <= arguments["label_smoothing"] < 1.0:
+        raise ValueError(f"label_smoothing={arguments['label_smoothing']} must be in [0, 1)")
+    if arguments["clip_norm"] is not None:
+        _check_number("clip_norm", arguments["clip_norm"])
+        if arguments["clip_norm"] <= 0:
+            raise ValueError(f"clip_norm={arguments['clip_norm']} must be positive or None")
+
+
 def _check_train_arguments(model: object, data: object, arguments: dict[str, object]) -> None:
     """The argument checks of :func:`train`: types first, then ranges."""
     if not isinstance(model, nn.Module):
@@ -131,16 +143,10 @@ def _check_train_arguments(model: object, data: object, arguments: dict[str, obj
         _check_int("d_model", arguments["d_model"])
         if arguments["d_model"] <= 0:
             raise ValueError(f"d_model={arguments['d_model']} must be positive")
-    for name in ("lr_factor", "label_smoothing"):
-        _check_number(name, arguments[name])
+    _check_number("lr_factor", arguments["lr_factor"])
     if arguments["lr_factor"] <= 0:
         raise ValueError(f"lr_factor={arguments['lr_factor']} must be positive")
-    if not 0.0 <= arguments["label_smoothing"] < 1.0:
-        raise ValueError(f"label_smoothing={arguments['label_smoothing']} must be in [0, 1)")
-    if arguments["clip_norm"] is not None:
-        _check_number("clip_norm", arguments["clip_norm"])
-        if arguments["clip_norm"] <= 0:
-            raise ValueError(f"clip_norm={arguments['clip_norm']} must be positive or None")
+    _check_smoothing_and_clip(arguments)
     if arguments["warmup"] <= 0:
         raise ValueError(f"warmup={arguments['warmup']} must be positive")
     if arguments["callback"] is not None and not callable(arguments["callback"]):
@@ -172,13 +178,7 @@ def _check_step_arguments(
     _check_number("learning_rate", arguments["learning_rate"])
     if arguments["learning_rate"] < 0:
         raise ValueError(f"learning_rate={arguments['learning_rate']} must be >= 0")
-    _check_number("label_smoothing", arguments["label_smoothing"])
-    if not 0.0 <= arguments["label_smoothing"] < 1.0:
-        raise ValueError(f"label_smoothing={arguments['label_smoothing']} must be in [0, 1)")
-    if arguments["clip_norm"] is not None:
-        _check_number("clip_norm", arguments["clip_norm"])
-        if arguments["clip_norm"] <= 0:
-            raise ValueError(f"clip_norm={arguments['clip_norm']} must be positive or None")
+    _check_smoothing_and_clip(arguments)
     _check_int("pad_id", arguments["pad_id"])
 
 

@@ -29,7 +29,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from minitransformer.config import TransformerConfig
+from minitransformer.config import TransformerConfig, _check_positive_int
 from minitransformer.data import Pair, encode_pairs
 from minitransformer.decoding import greedy_decode_batch
 from minitransformer.layers import EncoderLayer
@@ -208,13 +208,6 @@ LABELS = {"sinusoidal": "sinusoidal (the formula)", "learned": "learned table"}
 COLOURS = {"sinusoidal": "#0072B2", "learned": "#D55E00"}
 
 
-def _check_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name}={value} must be a positive integer")
-
-
 def pair_length(pair: Pair) -> int:
     """The number of words on the longer side of ``pair``: how far into the positional tables
     it reaches (the decoder reads one position more, its <sos>)."""
@@ -261,8 +254,8 @@ def split_by_length(
         raise TypeError(f"pairs must be a list of Pair, got {type(pairs).__name__}")
     if not pairs or not all(isinstance(pair, Pair) for pair in pairs):
         raise TypeError("pairs must be a non-empty list of Pair")
-    _check_count("threshold", threshold)
-    _check_count("num_test", num_test)
+    _check_positive_int("threshold", threshold)
+    _check_positive_int("num_test", num_test)
     by_length: dict[int, list[Pair]] = {}
     for pair in pairs:
         by_length.setdefault(pair_length(pair), []).append(pair)
