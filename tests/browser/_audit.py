@@ -351,11 +351,13 @@ CODE_CONTRAST = """(blocks) => {
 
 # How many elements the reader can see: the themes change colours only, and the dark run of
 # axe relies on that (test_a11y compares the two counts).
-# The in-page table of contents unfolds the entries of the section in view (the theme's
-# scrollspy), which a full-page screenshot can change between the two themes: its nested lists
-# are not counted.
+# Two things on a page follow the viewport, which the full-page screenshot of the first theme
+# resizes: the in-page table of contents unfolds the section in view (the theme's scrollspy),
+# and a plotly figure lays itself out again and may thin out its tick labels. The count leaves
+# out the table's nested lists and the inside of each figure's SVG (the figure itself counts).
 VISIBLE_ELEMENTS = """() => Array.from(document.querySelectorAll('body *'))
-    .filter((el) => el.getClientRects().length > 0 && !el.closest('.section-nav .section-nav'))
+    .filter((el) => el.getClientRects().length > 0 && !el.closest('.section-nav .section-nav')
+                    && !el.closest('.plotly-graph-div svg'))
     .length"""
 
 # The rules whose outcome depends on colours; in the dark theme only these run again.
