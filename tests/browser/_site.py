@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -78,6 +79,23 @@ def content_pages() -> list[str]:
         for page in built_pages()
         if 'http-equiv="refresh"' not in (SITE / page).read_text(encoding="utf-8")[:2000].lower()
     ]
+
+
+def widths_of(page: str) -> tuple[str, ...]:
+    """The widths a page is audited at. Every page at every width, except the highlighted
+    module listings of sphinx.ext.viewcode (``_modules/...``): one template around code, which
+    the desktop audit checks on each of them; at phone width the index of listings and the
+    longest listing stand for the rest."""
+    if not page.startswith("_modules/") or page in phone_listings():
+        return tuple(WIDTHS)
+    return ("desktop",)
+
+
+@functools.cache
+def phone_listings() -> frozenset[str]:
+    listings = [page for page in built_pages() if page.startswith("_modules/minitransformer/")]
+    longest = max(listings, key=lambda page: (SITE / page).stat().st_size, default=None)
+    return frozenset({"_modules/index.html", *([longest] if longest else [])})
 
 
 def notebook_pages() -> set[str]:

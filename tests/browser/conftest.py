@@ -26,6 +26,7 @@ from browser._site import (
     built_pages,
     content_pages,
     offline_context,
+    widths_of,
 )
 
 
@@ -33,11 +34,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "page_path" in metafunc.fixturenames:
         pages = built_pages() or ["(site not built: run `make book`)"]
         metafunc.parametrize("page_path", pages, ids=pages)
-    if "content_page" in metafunc.fixturenames:
+    names = metafunc.fixturenames
+    if "content_page" in names:
         pages = content_pages() or ["(site not built: run `make book`)"]
-        metafunc.parametrize("content_page", pages, ids=pages)
-    if "width" in metafunc.fixturenames:
+        if "width" in names:  # each page at the widths it is audited at (_site.widths_of)
+            pairs = [(page, width) for page in pages for width in widths_of(page)]
+            ids = [f"{page}-{width}" for page, width in pairs]
+            metafunc.parametrize("content_page,width", pairs, ids=ids)
+        else:
+            metafunc.parametrize("content_page", pages, ids=pages)
+    elif "width" in names:
         metafunc.parametrize("width", list(WIDTHS))
+    if "phone_page" in names:
+        pages = [page for page in content_pages() if "phone" in widths_of(page)]
+        pages = pages or ["(site not built: run `make book`)"]
+        metafunc.parametrize("phone_page", pages, ids=pages)
     if "theme" in metafunc.fixturenames:
         metafunc.parametrize("theme", THEMES)
 

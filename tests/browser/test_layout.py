@@ -13,15 +13,15 @@ from __future__ import annotations
 import pytest
 
 from browser._audit import markdown_tokens, swallowed_tokens
-from browser._site import SCREENSHOTS, THEMES, WIDTHS, content_pages
+from browser._site import SCREENSHOTS, THEMES, content_pages, widths_of
 
 pytestmark = pytest.mark.browser
 
 
-def test_no_page_scrolls_sideways_on_a_phone(audit, content_page):
-    overflow = audit(content_page, "phone")["overflow"]
+def test_no_page_scrolls_sideways_on_a_phone(audit, phone_page):
+    overflow = audit(phone_page, "phone")["overflow"]
     assert overflow["scrollWidth"] <= overflow["width"], (
-        f"{content_page} is {overflow['scrollWidth']} px wide at {overflow['width']} px; "
+        f"{phone_page} is {overflow['scrollWidth']} px wide at {overflow['width']} px; "
         f"sticking out: {overflow['offenders']}"
     )
 
@@ -56,7 +56,7 @@ def test_every_figure_says_what_it_shows(audit, content_page):
 
 def test_every_page_has_screenshots(audit, content_page):
     name = content_page.replace("/", "__").removesuffix(".html")
-    for width in WIDTHS:
+    for width in widths_of(content_page):
         audit(content_page, width)
         for theme in THEMES:
             shot = SCREENSHOTS / f"{name}.{width}.{theme}.jpg"
