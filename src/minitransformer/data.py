@@ -14,6 +14,12 @@ second and the time last, so the alignments cross::
 A dropped Korean subject means "I", as in the notes' sentence. Every pair is a ``Pair``; a
 ``Corpus`` holds a training split, a held-out split of *unseen combinations of seen words*, and
 the two vocabularies built from the training split.
+
+``make_corpus(grammar="rich")`` draws from a second, larger grammar instead (particles as
+words, free Korean word order, a pronoun that refers back, a verb with two translations,
+clauses joined by 그리고), described in ``build_rich_pair``; its corpus also has a ``longer``
+split of sentences longer than any in training. The default, ``grammar="notes"``, is the
+grammar above.
 """
 
 from __future__ import annotations
@@ -478,7 +484,9 @@ class RichChoice:
         if not self.clauses:
             raise ValueError("clauses must hold at least one clause")
         if self.tail not in (None, "crowd", "quality", "pronoun"):
-            raise ValueError(f"tail must be None, 'crowd', 'quality' or 'pronoun', got {self.tail!r}")
+            raise ValueError(
+                f"tail must be None, 'crowd', 'quality' or 'pronoun', got {self.tail!r}"
+            )
         last = self.clauses[-1]
         if self.tail == "pronoun" and not (
             last.kind == "person" and (last.patient in PEOPLE or last.patient in ANIMALS)
@@ -539,11 +547,12 @@ def _add_rich_clause(build: _Builder, clause: RichClause) -> None:
 
     # English: subject verb [object] to/at the place time
     if clause.kind == "person":
-        subject_index, english_subject = agent_index, (
-            PEOPLE[clause.agent][0] if clause.agent else "I"
-        )
+        subject_index = agent_index
+        english_subject = PEOPLE[clause.agent][0] if clause.agent else "I"
     # a dropped "I" is carried by the verb's form; a named subject by its own word
-    _add_english_phrase(build, english_subject, subject_index if subject_index is not None else verb_index)
+    _add_english_phrase(
+        build, english_subject, subject_index if subject_index is not None else verb_index
+    )
     build.add_target(english_verb, verb_index, content=True)
     if clause.kind == "person" and clause.patient != MOVIE:
         english_patient = {**PEOPLE, **ANIMALS}[clause.patient][0]
@@ -554,7 +563,9 @@ def _add_rich_clause(build: _Builder, clause: RichClause) -> None:
             build.add_target(article, object_index, content=False)
         build.add_target(english_object, object_index, content=True)
     # 에서 is the English "at"; the bare place of a movement verb carries "to"
-    build.add_target("to" if movement else "at", place_index if movement else at_index, content=False)
+    build.add_target(
+        "to" if movement else "at", place_index if movement else at_index, content=False
+    )
     build.add_target("the", place_index, content=False)
     build.add_target(english_place, place_index, content=True)
     time_words = english_time.split()
@@ -644,8 +655,9 @@ def _random_rich_clause(rng: random.Random) -> RichClause:
         if rng.random() >= AGENT_DROP:
             agent = rng.choice([person for person in PEOPLE if person != patient])
         object_first = agent is not None and rng.random() < OBJECT_FIRST
-        return RichClause(kind, time, place, verb, agent=agent, patient=patient,
-                          object_first=object_first)
+        return RichClause(
+            kind, time, place, verb, agent=agent, patient=patient, object_first=object_first
+        )
     subject = rng.randrange(len(RICH_SUBJECTS))
     if kind == "movement":
         return RichClause(kind, time, place, rng.randrange(len(MOVEMENT_VERBS)), subject)
