@@ -14,6 +14,12 @@ second and the time last, so the alignments cross::
 A dropped Korean subject means "I", as in the notes' sentence. Every pair is a ``Pair``; a
 ``Corpus`` holds a training split, a held-out split of *unseen combinations of seen words*, and
 the two vocabularies built from the training split.
+
+``make_corpus(grammar="rich")`` draws from a second, larger grammar instead (particles as
+words, free Korean word order, a pronoun that refers back, a verb with two translations,
+clauses joined by 그리고), described in ``build_rich_pair``; its corpus also has a ``longer``
+split of sentences longer than any in training. The default, ``grammar="notes"``, is the
+grammar above.
 """
 
 from __future__ import annotations
@@ -225,6 +231,28 @@ class Choice:
     quality: int = 0
 
 
+def _add_there_clause(build: _Builder, clause: str, crowd: int, amount: int, quality: int) -> None:
+    """The second clause after 거기 ("there"): ``clause`` is "crowd" or "quality"."""
+    there_index = build.add_source(THERE)
+    build.add_target("and", None, content=False)
+    if clause == "crowd":
+        korean_crowd, english_crowd = CROWDS[crowd]
+        korean_amount, english_amount = AMOUNTS[amount]
+        crowd_index = build.add_source(korean_crowd)
+        amount_index = build.add_source(korean_amount)
+        build.add_target("there", amount_index, content=False)  # existential "there were"
+        build.add_target("were", amount_index, content=False)
+        build.add_target(english_amount, amount_index, content=True)
+        build.add_target(english_crowd, crowd_index, content=True)
+    else:
+        korean_quality, english_quality = QUALITIES[quality]
+        quality_index = build.add_source(korean_quality)
+        build.add_target("it", quality_index, content=False)
+        build.add_target("was", quality_index, content=False)
+        build.add_target(english_quality, quality_index, content=True)
+    build.add_target("there", there_index, content=False)  # 거기 = "there" (a place)
+
+
 def build_pair(choice: Choice) -> Pair:
     """Write out the Korean and English sentence of ``choice`` with its alignment."""
     build = _Builder()
@@ -265,24 +293,7 @@ def build_pair(choice: Choice) -> Pair:
         build.add_target(word, time_index, content=position == len(time_words) - 1)
 
     if choice.clause is not None:
-        there_index = build.add_source(THERE)
-        build.add_target("and", None, content=False)
-        if choice.clause == "crowd":
-            korean_crowd, english_crowd = CROWDS[choice.crowd]
-            korean_amount, english_amount = AMOUNTS[choice.amount]
-            crowd_index = build.add_source(korean_crowd)
-            amount_index = build.add_source(korean_amount)
-            build.add_target("there", amount_index, content=False)  # existential "there were"
-            build.add_target("were", amount_index, content=False)
-            build.add_target(english_amount, amount_index, content=True)
-            build.add_target(english_crowd, crowd_index, content=True)
-        else:
-            korean_quality, english_quality = QUALITIES[choice.quality]
-            quality_index = build.add_source(korean_quality)
-            build.add_target("it", quality_index, content=False)
-            build.add_target("was", quality_index, content=False)
-            build.add_target(english_quality, quality_index, content=True)
-        build.add_target("there", there_index, content=False)  # 거기 = "there" (a place)
+        _add_there_clause(build, choice.clause, choice.crowd, choice.amount, choice.quality)
     return build.pair()
 
 
@@ -311,13 +322,376 @@ def random_choice(rng: random.Random) -> Choice:
     )
 
 
-def notes_example() -> Pair:
-    """The notes' running example, 어제 카페 갔었어 거기 사람 많더라, with its alignment."""
-    pair = build_pair(
-        Choice(subject=0, time=0, place=0, verb_kind="movement", verb=0, clause="crowd")
-    )
+def notes_example(grammar: str = "notes") -> Pair:
+    """The notes' running example, 어제 카페 갔었어 거기 사람 많더라, with its alignment.
+
+    The sentence belongs to both grammars (``grammar="notes"`` or ``"rich"``) and is the same
+    pair in both.
+    """
+    _check_grammar(grammar)
+    if grammar == "rich":
+        pair = build_rich_pair(NOTES_RICH_CHOICE)
+    else:
+        pair = build_pair(
+            Choice(subject=0, time=0, place=0, verb_kind="movement", verb=0, clause="crowd")
+        )
     assert pair.source_text == NOTES_SOURCE and pair.target_text == NOTES_TARGET
     return pair
+
+
+def _check_grammar(grammar: object) -> None:
+    if not isinstance(grammar, str):
+        raise TypeError(f"grammar must be a str, got {type(grammar).__name__} {grammar!r}")
+    if grammar not in GRAMMARS:
+        raise ValueError(
+            f"grammar must be one of {', '.join(map(repr, GRAMMARS))}, got {grammar!r}"
+        )
+
+
+# --- the rich grammar: make_corpus(grammar="rich") -----------------------------------------
+# A second grammar, opt-in, that a model cannot translate word by word. Its description is the
+# docstring of ``build_rich_pair``; the tables below are its words.
+
+
+def has_final_consonant(word: str) -> bool:
+    """Whether the last syllable of the Hangul ``word`` ends in a consonant (a 받침).
+
+    A precomposed Hangul syllable is ``0xAC00 + (initial * 21 + vowel) * 28 + final``, where
+    ``final == 0`` means no final consonant: 형 (hyeong) has one, 엄마 (eomma) has none.
+    """
+    if not isinstance(word, str):
+        raise TypeError(f"word must be a str, got {type(word).__name__}")
+    if not word or not 0xAC00 <= ord(word[-1]) <= 0xD7A3:
+        raise ValueError(f"word must end in a Hangul syllable, got {word!r}")
+    return (ord(word[-1]) - 0xAC00) % 28 != 0
+
+
+# (after a vowel, after a final consonant)
+PARTICLES: dict[str, tuple[str, str]] = {
+    "topic": ("는", "은"),  # 민수는, 형은: what the sentence is about (here: the subject)
+    "subject": ("가", "이"),  # 민수가, 형이: the agent of a person clause
+    "object": ("를", "을"),  # 민수를, 형을: the patient / object
+}
+
+
+def particle(noun: str, role: str) -> str:
+    """The particle that marks ``noun`` in ``role`` ("topic", "subject" or "object")."""
+    if role not in PARTICLES:
+        raise ValueError(f"role must be one of {', '.join(map(repr, PARTICLES))}, got {role!r}")
+    return PARTICLES[role][has_final_consonant(noun)]
+
+
+# (noun, topic particle, English); the first entry is the dropped subject, "I".
+RICH_SUBJECTS: tuple[tuple[str | None, str | None, str], ...] = (
+    (None, None, "I"),
+    ("나", "는", "I"),
+    ("너", "는", "you"),
+    ("우리", "는", "we"),
+    ("그", "는", "he"),
+    ("그녀", "는", "she"),
+    ("그들", "은", "they"),
+    ("민수", "는", "Minsu"),
+    ("지수", "는", "Jisu"),
+    ("친구", "는", "my friend"),
+    ("엄마", "는", "my mother"),
+    ("아빠", "는", "my father"),
+    ("형", "은", "my brother"),
+    ("동생", "은", "my sister"),
+    ("선생님", "은", "the teacher"),
+)
+# Korean noun -> (English, the English pronoun that 걔 becomes when it refers back to it)
+PEOPLE: dict[str, tuple[str, str]] = {
+    "민수": ("Minsu", "he"),
+    "지수": ("Jisu", "she"),
+    "엄마": ("my mother", "she"),
+    "아빠": ("my father", "he"),
+    "형": ("my brother", "he"),
+    "동생": ("my sister", "she"),
+}
+ANIMALS: dict[str, tuple[str, str]] = {  # only ever seen: patients of 봤어
+    "고양이": ("a cat", "it"),
+    "강아지": ("a puppy", "it"),
+    "새": ("a bird", "it"),
+}
+PERSON_VERBS: tuple[tuple[str, str], ...] = (
+    ("만났어", "met"),
+    ("도와줬어", "helped"),
+    ("불렀어", "called"),
+    ("봤어", "saw"),  # but "watched" when the object is 영화 (a movie)
+)
+SEE, MOVIE, WATCHED = "봤어", "영화", "watched"
+# Second clause after a person clause, 걔 ("that one") + adjective: 걔 피곤하더라 = "and she
+# was tired", with the pronoun of the person clause's patient.
+ADJECTIVES: tuple[tuple[str, str], ...] = (
+    ("바쁘더라", "busy"),
+    ("피곤하더라", "tired"),
+    ("행복하더라", "happy"),
+    ("배고프더라", "hungry"),
+    ("귀엽더라", "cute"),
+)
+AT, AND, THAT_ONE = "에서", "그리고", "걔"
+VERB_KINDS = ("movement", "activity", "object", "person")
+VERB_KIND_WEIGHTS = (1, 1, 1, 3)
+CLAUSE_COUNTS, CLAUSE_COUNT_WEIGHTS = (1, 2), (3, 2)
+LONGER_CLAUSES = 3  # the clauses of a sentence of the ``longer`` split
+MAX_RICH_SOURCE_WORDS = 20  # no training or held-out sentence is longer (in Korean words)
+AGENT_DROP = 0.2  # a person clause without agent: the agent is "I"
+OBJECT_FIRST = 0.5  # a person clause with agent: patient phrase first
+PRONOUN_TAIL = 0.5  # a last person clause with a person or animal patient: 걔 clause
+GRAMMARS = ("notes", "rich")
+
+
+@dataclass(frozen=True)
+class RichClause:
+    """One clause of the rich grammar; ``build_rich_pair`` turns it into words."""
+
+    kind: str  # "movement" | "activity" | "object" | "person"
+    time: int  # index into TIMES
+    place: int  # index into PLACES
+    verb: int  # index into the verbs of ``kind`` (PERSON_VERBS for "person")
+    subject: int = 0  # index into RICH_SUBJECTS (not "person")
+    object: str | None = None  # Korean noun of an "object" verb
+    agent: str | None = None  # "person": Korean noun in PEOPLE, None = dropped "I"
+    patient: str | None = None  # "person": in PEOPLE, ANIMALS, or MOVIE (for 봤어 only)
+    object_first: bool = False  # "person": the patient phrase comes before the agent phrase
+
+    def __post_init__(self) -> None:
+        if self.kind not in VERB_KINDS:
+            raise ValueError(f"kind must be one of {VERB_KINDS}, got {self.kind!r}")
+        if self.kind == "person":
+            if self.agent is not None and self.agent not in PEOPLE:
+                raise ValueError(f"agent must be None or one of {tuple(PEOPLE)}")
+            allowed = (*PEOPLE, *ANIMALS, MOVIE) if PERSON_VERBS[self.verb][0] == SEE else PEOPLE
+            if self.patient not in allowed:
+                raise ValueError(f"patient must be one of {tuple(allowed)}, got {self.patient!r}")
+
+
+@dataclass(frozen=True)
+class RichChoice:
+    """The rich grammar's choices for one pair: clauses joined by 그리고, and an optional
+    second clause (``tail``) after the last one: "crowd" or "quality" (거기 ..., as in the
+    notes grammar) or "pronoun" (걔 ADJECTIVE, only after a person clause whose patient is a
+    person or an animal)."""
+
+    clauses: tuple[RichClause, ...]
+    tail: str | None = None  # None | "crowd" | "quality" | "pronoun"
+    crowd: int = 0
+    amount: int = 0
+    quality: int = 0
+    adjective: int = 0  # index into ADJECTIVES
+
+    def __post_init__(self) -> None:
+        if not self.clauses:
+            raise ValueError("clauses must hold at least one clause")
+        if self.tail not in (None, "crowd", "quality", "pronoun"):
+            raise ValueError(
+                f"tail must be None, 'crowd', 'quality' or 'pronoun', got {self.tail!r}"
+            )
+        last = self.clauses[-1]
+        if self.tail == "pronoun" and not (
+            last.kind == "person" and (last.patient in PEOPLE or last.patient in ANIMALS)
+        ):
+            raise ValueError("a 'pronoun' tail needs a last person clause with an animate patient")
+
+
+def _add_english_phrase(build: _Builder, english: str, index: int | None) -> None:
+    """English noun phrase aligned to ``index``: "my", "the", "a" and pronouns are not content."""
+    for word in english.split():
+        content = word not in PRONOUNS and word not in ("my", "the", "a")
+        build.add_target(word, index, content=content)
+
+
+def _add_rich_clause(build: _Builder, clause: RichClause) -> None:
+    korean_time, english_time = TIMES[clause.time]
+    bare_place, _, english_place = PLACES[clause.place]
+    movement = clause.kind == "movement"
+
+    # Korean. Subject clauses: [subject 는] time place [에서] [object 를] verb.
+    # Person clauses: time place 에서 {[agent 가], patient 를, in either order} verb.
+    subject_index = agent_index = object_index = None
+    if clause.kind != "person":
+        korean_subject, topic, english_subject = RICH_SUBJECTS[clause.subject]
+        if korean_subject is not None:
+            subject_index = build.add_source(korean_subject)
+            build.add_source(topic)  # the topic particle has no English word
+    time_index = build.add_source(korean_time)
+    place_index = build.add_source(bare_place)
+    at_index = None if movement else build.add_source(AT)
+    if clause.kind == "person":
+        phrases = [("agent", clause.agent), ("object", clause.patient)]
+        if clause.object_first:
+            phrases.reverse()
+        for role, noun in phrases:
+            if noun is None:  # dropped agent
+                continue
+            index = build.add_source(noun)
+            build.add_source(particle(noun, "subject" if role == "agent" else "object"))
+            if role == "agent":
+                agent_index = index
+            else:
+                object_index = index
+    elif clause.kind == "object":
+        object_index = build.add_source(clause.object)
+        build.add_source(particle(clause.object, "object"))
+    if movement:
+        korean_verb, english_verb = MOVEMENT_VERBS[clause.verb]
+    elif clause.kind == "activity":
+        korean_verb, english_verb = ACTIVITY_VERBS[clause.verb]
+    elif clause.kind == "object":
+        korean_verb, english_verb, _ = OBJECT_VERBS[clause.verb]
+    else:
+        korean_verb, english_verb = PERSON_VERBS[clause.verb]
+        if clause.patient == MOVIE:
+            english_verb = WATCHED  # 영화 봤어: watched a movie; 민수 봤어: saw Minsu
+    verb_index = build.add_source(korean_verb)
+
+    # English: subject verb [object] to/at the place time
+    if clause.kind == "person":
+        subject_index = agent_index
+        english_subject = PEOPLE[clause.agent][0] if clause.agent else "I"
+    # a dropped "I" is carried by the verb's form; a named subject by its own word
+    _add_english_phrase(
+        build, english_subject, subject_index if subject_index is not None else verb_index
+    )
+    build.add_target(english_verb, verb_index, content=True)
+    if clause.kind == "person" and clause.patient != MOVIE:
+        english_patient = {**PEOPLE, **ANIMALS}[clause.patient][0]
+        _add_english_phrase(build, english_patient, object_index)
+    elif object_index is not None:
+        english_object, article = OBJECTS[clause.object or clause.patient]
+        if article:
+            build.add_target(article, object_index, content=False)
+        build.add_target(english_object, object_index, content=True)
+    # 에서 is the English "at"; the bare place of a movement verb carries "to"
+    build.add_target(
+        "to" if movement else "at", place_index if movement else at_index, content=False
+    )
+    build.add_target("the", place_index, content=False)
+    build.add_target(english_place, place_index, content=True)
+    time_words = english_time.split()
+    for position, word in enumerate(time_words):
+        build.add_target(word, time_index, content=position == len(time_words) - 1)
+
+
+def build_rich_pair(choice: RichChoice) -> Pair:
+    """Write out the Korean and English sentence of ``choice`` (the rich grammar).
+
+    The rich grammar keeps the notes grammar's words and crossing word order and adds what
+    that grammar lets a model do without: looking at other source words to translate one.
+
+    **Particles are words.** A Korean noun's role is marked by the particle after it, written
+    here as a separate word: 민수 는 (topic), 민수 가 (subject), 민수 를 (object), and 에서 after
+    a place ("at"). A particle has two forms, chosen by the noun's last sound: 는/가/를 after a
+    vowel, 은/이/을 after a final consonant (형 은, 동생 이, 책 을; see ``particle``). 에서
+    aligns to the English "at"; 는, 가 and 를 align to nothing, as English shows the roles by
+    word order alone. A movement verb takes the bare place, whose English is "to the place"::
+
+        [subject 는] time place [에서] [object 를] verb
+        subject verb [object] to/at the place time
+
+        민수 는 어제 도서관 에서 책 을 읽었어
+        Minsu read a book at the library yesterday
+
+    **Person clauses** (three times as likely as each other kind) have an agent and a patient,
+    both people (or, for 봤어, an animal or 영화), and put them in either order: the particles
+    say who did what, so Korean word order is free while English is always agent-verb-patient.
+    A missing agent is "I"::
+
+        어제 공원 에서 민수 가 지수 를 만났어  /  어제 공원 에서 지수 를 민수 가 만났어
+        Minsu met Jisu at the park yesterday
+
+    **봤어 has two translations**: "watched" with 영화 as object (a movie), "saw" with a person
+    or an animal, so the verb's English depends on another source word, which may stand before
+    or after the agent.
+
+    **걔 refers back.** After a person clause whose patient is a person or an animal, a second
+    clause 걔 ADJECTIVE ("that one was ...") becomes "and he/she/it was ...": the pronoun is
+    the patient's (he or she by the person, "it" for an animal), never the agent's, so the
+    model must find the patient several words back by its particle. 걔 aligns to the pronoun::
+
+        어제 공원 에서 고양이 를 지수 가 봤어 걔 귀엽더라
+        Jisu saw a cat at the park yesterday and it was cute
+
+    **Coordination.** A sentence is one or two clauses (weights 3:2) joined by 그리고 ("and",
+    aligned to it); only the last clause may have the second clause 거기 ... (as in the notes
+    grammar) or 걔 .... No such sentence is longer than ``MAX_RICH_SOURCE_WORDS`` = 20 Korean
+    words. The ``longer`` split of ``make_corpus(grammar="rich")`` has three clauses, a length
+    no training sentence has. The notes' sentence 어제 카페 갔었어 거기 사람 많더라 is one
+    sentence of this grammar, with the same words and alignment as in the notes grammar.
+    """
+    if not isinstance(choice, RichChoice):
+        raise TypeError(f"choice must be a RichChoice, got {type(choice).__name__}")
+    build = _Builder()
+    for position, clause in enumerate(choice.clauses):
+        if position:
+            and_index = build.add_source(AND)
+            build.add_target("and", and_index, content=False)
+        _add_rich_clause(build, clause)
+    if choice.tail == "pronoun":
+        patient = choice.clauses[-1].patient
+        pronoun = {**PEOPLE, **ANIMALS}[patient][1]
+        korean_adjective, english_adjective = ADJECTIVES[choice.adjective]
+        that_index = build.add_source(THAT_ONE)
+        adjective_index = build.add_source(korean_adjective)
+        build.add_target("and", None, content=False)
+        build.add_target(pronoun, that_index, content=True)  # the word the antecedent decides
+        build.add_target("was", adjective_index, content=False)
+        build.add_target(english_adjective, adjective_index, content=True)
+    elif choice.tail is not None:
+        _add_there_clause(build, choice.tail, choice.crowd, choice.amount, choice.quality)
+    return build.pair()
+
+
+def _random_rich_clause(rng: random.Random) -> RichClause:
+    kind = rng.choices(VERB_KINDS, weights=VERB_KIND_WEIGHTS)[0]
+    time, place = rng.randrange(len(TIMES)), rng.randrange(len(PLACES))
+    if kind == "person":
+        verb = rng.randrange(len(PERSON_VERBS))
+        patients: tuple[str, ...] = tuple(PEOPLE)
+        if PERSON_VERBS[verb][0] == SEE:
+            patients = rng.choices((tuple(PEOPLE), tuple(ANIMALS), (MOVIE,)), weights=(2, 1, 1))[0]
+        patient = rng.choice(patients)
+        agent = None
+        if rng.random() >= AGENT_DROP:
+            agent = rng.choice([person for person in PEOPLE if person != patient])
+        object_first = agent is not None and rng.random() < OBJECT_FIRST
+        return RichClause(
+            kind, time, place, verb, agent=agent, patient=patient, object_first=object_first
+        )
+    subject = rng.randrange(len(RICH_SUBJECTS))
+    if kind == "movement":
+        return RichClause(kind, time, place, rng.randrange(len(MOVEMENT_VERBS)), subject)
+    if kind == "activity":
+        return RichClause(kind, time, place, rng.randrange(len(ACTIVITY_VERBS)), subject)
+    verb = rng.randrange(len(OBJECT_VERBS))
+    return RichClause(kind, time, place, verb, subject, object=rng.choice(OBJECT_VERBS[verb][2]))
+
+
+def random_rich_choice(rng: random.Random, num_clauses: int | None = None) -> RichChoice:
+    """One random draw from the rich grammar: ``num_clauses`` clauses (default: 1 or 2, 3:2)."""
+    if num_clauses is None:
+        num_clauses = rng.choices(CLAUSE_COUNTS, weights=CLAUSE_COUNT_WEIGHTS)[0]
+    _check_count("num_clauses", num_clauses, 1)
+    clauses = tuple(_random_rich_clause(rng) for _ in range(num_clauses))
+    last = clauses[-1]
+    animate = last.kind == "person" and (last.patient in PEOPLE or last.patient in ANIMALS)
+    if animate and rng.random() < PRONOUN_TAIL:
+        tail: str | None = "pronoun"
+    else:
+        tail = rng.choice((None, "crowd", "quality"))
+    return RichChoice(
+        clauses,
+        tail,
+        crowd=rng.randrange(len(CROWDS)),
+        amount=rng.randrange(len(AMOUNTS)),
+        quality=rng.randrange(len(QUALITIES)),
+        adjective=rng.randrange(len(ADJECTIVES)),
+    )
+
+
+NOTES_RICH_CHOICE = RichChoice(
+    (RichClause("movement", time=0, place=0, verb=0, subject=0),), tail="crowd"
+)
 
 
 @dataclass(frozen=True)
@@ -377,38 +751,77 @@ def encode_pairs(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> E
 
 @dataclass(frozen=True)
 class Corpus:
-    """A training split, a held-out split and the vocabularies of the training split."""
+    """A training split, a held-out split and the vocabularies of the training split.
+
+    ``longer`` (rich grammar only, else empty): sentences of more clauses than any training
+    sentence, made of training words only.
+    """
 
     train: list[Pair]
     held_out: list[Pair]
     src_vocab: Vocab
     tgt_vocab: Vocab
+    longer: list[Pair] = field(default_factory=list)
 
     def encoded(self, split: str = "train") -> EncodedPairs:
-        """``train`` or ``held_out`` as ids."""
-        if split not in ("train", "held_out"):
-            raise ValueError(f"split must be 'train' or 'held_out', got {split!r}")
+        """``train``, ``held_out`` or ``longer`` as ids."""
+        if split not in ("train", "held_out", "longer"):
+            raise ValueError(f"split must be 'train', 'held_out' or 'longer', got {split!r}")
         return encode_pairs(getattr(self, split), self.src_vocab, self.tgt_vocab)
 
 
-def make_corpus(num_train: int = 4000, num_held_out: int = 500, seed: int = 0) -> Corpus:
+def make_corpus(
+    num_train: int = 4000,
+    num_held_out: int = 500,
+    seed: int = 0,
+    *,
+    grammar: str = "notes",
+    num_longer: int | None = None,
+) -> Corpus:
     """Draw ``num_train + num_held_out`` distinct pairs from the grammar, deterministically.
+
+    ``grammar="notes"`` (the default) is the small grammar of the module docstring;
+    ``grammar="rich"`` the one of ``build_rich_pair``, whose corpus also has a ``longer``
+    split of ``num_longer`` (default 200) three-clause sentences; for the notes grammar
+    ``num_longer`` must be None or 0.
 
     The notes' sentence is always in the training split. The held-out split holds sentences
     that are not in the training split but use only words seen in training: unseen
     combinations of seen words. A drawn held-out sentence with a word training lacks moves to
     the training split, so small corpora can have a few more than ``num_train`` training pairs
-    and fewer than ``num_held_out`` held-out pairs.
+    and fewer than ``num_held_out`` held-out pairs. A ``longer`` sentence with a word training
+    lacks is dropped and drawn again.
     """
     _check_count("num_train", num_train, 1)
     _check_count("num_held_out", num_held_out, 0)
     _check_count("seed", seed, -(2**63))
+    _check_grammar(grammar)
+    if num_longer is not None:
+        _check_count("num_longer", num_longer, 0)
+        if grammar == "notes" and num_longer:
+            raise ValueError(
+                f"num_longer={num_longer}: only grammar='rich' has a longer split "
+                "(use None or 0 with grammar='notes')"
+            )
     rng = random.Random(seed)
-    notes = notes_example()
+    notes = notes_example(grammar)
+    if grammar == "rich":
+
+        def draw() -> Pair:
+            while True:
+                pair = build_rich_pair(random_rich_choice(rng))
+                if len(pair.source) <= MAX_RICH_SOURCE_WORDS:  # always, by construction
+                    return pair
+
+    else:
+
+        def draw() -> Pair:
+            return build_pair(random_choice(rng))
+
     pairs: dict[tuple[str, ...], Pair] = {notes.source: notes}
     repeats = 0
     while len(pairs) < num_train + num_held_out:
-        pair = build_pair(random_choice(rng))
+        pair = draw()
         if pair.source in pairs:
             repeats += 1
             if repeats > 100_000:  # the grammar has run out of new sentences
@@ -434,12 +847,43 @@ def make_corpus(num_train: int = 4000, num_held_out: int = 500, seed: int = 0) -
             train.append(pair)
             source_words |= set(pair.source)
             target_words |= set(pair.target)
+    longer: list[Pair] = []
+    if grammar == "rich":
+        longer = _draw_longer(
+            rng, 200 if num_longer is None else num_longer, source_words, target_words
+        )
     return Corpus(
         train=train,
         held_out=kept,
         src_vocab=Vocab.build(pair.source for pair in train),
         tgt_vocab=Vocab.build(pair.target for pair in train),
+        longer=longer,
     )
+
+
+def _draw_longer(
+    rng: random.Random, num_longer: int, source_words: set[str], target_words: set[str]
+) -> list[Pair]:
+    """``num_longer`` distinct rich sentences of ``LONGER_CLAUSES`` clauses, training words only."""
+    longer: dict[tuple[str, ...], Pair] = {}
+    misses = 0
+    while len(longer) < num_longer:
+        pair = build_rich_pair(random_rich_choice(rng, LONGER_CLAUSES))
+        if (
+            pair.source in longer
+            or not set(pair.source) <= source_words
+            or not set(pair.target) <= target_words
+        ):
+            misses += 1
+            if misses > 100_000:
+                raise ValueError(
+                    f"num_longer={num_longer}: found only {len(longer)} longer sentences made "
+                    "of training words (a larger num_train helps)"
+                )
+            continue
+        misses = 0
+        longer[pair.source] = pair
+    return list(longer.values())
 
 
 # --- toy tasks for the bottleneck chapter ----------------------------------------------------
