@@ -805,18 +805,11 @@ def make_corpus(
             )
     rng = random.Random(seed)
     notes = notes_example(grammar)
-    if grammar == "rich":
 
-        def draw() -> Pair:
-            while True:
-                pair = build_rich_pair(random_rich_choice(rng))
-                if len(pair.source) <= MAX_RICH_SOURCE_WORDS:  # always, by construction
-                    return pair
-
-    else:
-
-        def draw() -> Pair:
-            return build_pair(random_choice(rng))
+    def draw() -> Pair:
+        if grammar == "rich":  # at most MAX_RICH_SOURCE_WORDS words, by construction
+            return build_rich_pair(random_rich_choice(rng))
+        return build_pair(random_choice(rng))
 
     pairs: dict[tuple[str, ...], Pair] = {notes.source: notes}
     repeats = 0

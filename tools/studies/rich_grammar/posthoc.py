@@ -34,6 +34,18 @@ VERBS = (
 )
 
 
+def load(spec: str) -> tuple[str, object, Transformer]:
+    """``tag:seed:heads`` -> the tag, the rich corpus of that seed and the saved model."""
+    tag, seed, heads = spec.split(":")
+    corpus = make_corpus(4000, 500, seed=int(seed), grammar="rich")
+    config = TransformerConfig.small(
+        len(corpus.src_vocab), len(corpus.tgt_vocab), num_heads=int(heads)
+    )
+    model = Transformer(config)
+    model.load_state_dict(torch.load(HERE / "models" / f"{tag}.pt"))
+    return tag, corpus, model.eval()
+
+
 def clause_count(words: list[str]) -> int:
     return sum(word in VERBS for word in words)
 
@@ -41,14 +53,7 @@ def clause_count(words: list[str]) -> int:
 def main() -> None:
     torch.set_num_threads(1)
     for spec in sys.argv[1:]:
-        tag, seed, heads = spec.split(":")
-        corpus = make_corpus(4000, 500, seed=int(seed), grammar="rich")
-        config = TransformerConfig.small(
-            len(corpus.src_vocab), len(corpus.tgt_vocab), num_heads=int(heads)
-        )
-        model = Transformer(config)
-        model.load_state_dict(torch.load(HERE / "models" / f"{tag}.pt"))
-        model.eval()
+        tag, corpus, model = load(spec)
         data = corpus.encoded("longer")
         outputs = greedy_decode_batch(model, data.source)
         train_max = max(len(p.target) for p in corpus.train)
@@ -81,14 +86,7 @@ def pronoun_cross_attention(specs: list[str]) -> None:
     from minitransformer.tokens import PAD_ID, pad_sequences
 
     for spec in specs:
-        tag, seed, heads = spec.split(":")
-        corpus = make_corpus(4000, 500, seed=int(seed), grammar="rich")
-        config = TransformerConfig.small(
-            len(corpus.src_vocab), len(corpus.tgt_vocab), num_heads=int(heads)
-        )
-        model = Transformer(config)
-        model.load_state_dict(torch.load(HERE / "models" / f"{tag}.pt"))
-        model.eval()
+        tag, corpus, model = load(spec)
         items = []
         for pair in corpus.held_out:
             if "걔" not in pair.source:
