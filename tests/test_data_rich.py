@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import itertools
 import unicodedata
 from collections import Counter
 
@@ -17,6 +19,9 @@ from minitransformer.data import (
     OBJECTS,
     PEOPLE,
     RICH_SUBJECTS,
+    TIME_PLACES,
+    TIMES,
+    EncodedPairs,
     Pair,
     RichChoice,
     RichClause,
@@ -77,7 +82,8 @@ def test_default_corpus_is_pinned_and_is_the_notes_grammar():
 
 def test_notes_sentence_is_the_same_pair_in_both_grammars(rich):
     pair = notes_example("rich")
-    assert pair == notes_example() == notes_example(grammar="notes")
+    assert dataclasses.replace(pair, references=()) == notes_example() == notes_example("notes")
+    assert pair.references[0] == pair.target  # every time phrase at the end: the notes' order
     assert pair.source_text == NOTES_SOURCE and pair.target_text == NOTES_TARGET
     assert rich.train[0] == pair
     assert make_corpus(50, 10, seed=9, grammar="rich").train[0] == pair
@@ -230,8 +236,9 @@ def test_alignments_are_valid_and_content_words_are_aligned(rich):
         for j in pair.content:
             assert pair.aligned_source(j), (pair.target_text, pair.target[j])
         for j, word in enumerate(pair.target):
-            # only the "and" opening a 거기/걔 clause translates no Korean word
-            assert j in aligned_targets or word == "and", (pair.target_text, word)
+            # only the "and" opening a 거기/걔 clause and the comma after a fronted time
+            # phrase translate no Korean word
+            assert j in aligned_targets or word in ("and", ","), (pair.target_text, word)
         for i, word in enumerate(pair.source):
             assert (i in aligned_sources) == (word not in PARTICLE_WORDS), (pair.source_text, word)
             if word == "에서":
@@ -341,3 +348,69 @@ def test_the_docstring_examples():
     assert pair.source_text == "어제 공원 에서 고양이 를 지수 가 봤어 걔 귀엽더라"
     assert pair.target_text == "Jisu saw a cat at the park yesterday and it was cute"
     assert pair.target[pair.content[-2]] == "it"  # the pronoun counts as content
+
+
+# --- the time phrase's three places: several right translations --------------------------
+
+
+def test_every_translation_places_each_time_phrase_in_one_of_three_places(rich):
+    time_words = {word for _, english in TIMES for word in english.split()}
+    for pair in rich.train[:800] + rich.held_out[:200] + rich.longer[:50]:
+        k = len(clauses(pair))
+        assert len(pair.references) == len(set(pair.references)) == 3**k
+        assert pair.target in pair.references and pair.right_targets == pair.references
+        # the same words, only the time phrases (and commas) move
+        bare = {tuple(w for w in r if w not in time_words and w != ",") for r in pair.references}
+        assert len(bare) == 1
+        assert [r.count(",") for r in pair.references] == [
+            sum(place == "front-comma" for place in places)
+            for places in itertools.product(TIME_PLACES, repeat=k)
+        ]
+        # the first reference has every time phrase at the end (as the notes grammar), the
+        # first with "front" for the first clause has it in front
+        time_starts = {english.split()[0] for _, english in TIMES}
+        assert pair.references[0][0] not in time_starts
+        assert pair.references[3 ** (k - 1)][0] in time_starts
+
+
+def test_time_places_follow_their_weights_and_move_the_alignment(rich):
+    places = Counter()
+    for pair in rich.train:
+        joins = [j for i, j in pair.alignment if pair.source[i] == "그리고"]
+        for j in range(len(pair.target)):
+            if j == 0 or j - 1 in joins:  # the first word of a clause
+                time_first = any(
+                    pair.source[i] in {korean for korean, _ in TIMES}
+                    for i in pair.aligned_source(j)
+                )
+                places["front" if time_first else "other"] += 1
+        places["comma"] += pair.target.count(",")
+    front = places["front"] / (places["front"] + places["other"])
+    assert 0.55 < front < 0.65  # front + front-comma = 0.3 + 0.3
+    assert 0.45 < places["comma"] / places["front"] < 0.55
+    moved = build_rich_pair(
+        RichChoice((RichClause("movement", 0, 0, 0, time_place="front-comma"),), tail="crowd")
+    )
+    assert moved.target_text == "yesterday , I went to the cafe and there were many people there"
+    assert moved.alignment[0] == (0, 0)  # 어제 -> yesterday, now the first English word
+    assert moved.target[moved.aligned_source(0)[0]] == "yesterday"
+    with pytest.raises(ValueError, match="time_place"):
+        RichClause("movement", 0, 0, 0, time_place="middle")
+
+
+def test_references_are_checked_and_encoded():
+    with pytest.raises(ValueError, match="references must include target"):
+        Pair(("a",), ("b",), references=(("c",),))
+    with pytest.raises(TypeError, match="references"):
+        Pair(("a",), ("b",), references=["b"])
+    corpus = make_corpus(200, 30, seed=1, grammar="rich", num_longer=0)
+    data = corpus.encoded("held_out")
+    assert data.references is not None and len(data.references) == len(data)
+    for k, pair in enumerate(corpus.held_out):
+        assert data.right_targets(k) == [corpus.tgt_vocab.encode(r) for r in pair.references]
+    notes = make_corpus(200, 30, seed=1).encoded("held_out")
+    assert notes.references is None and notes.right_targets(0) == [notes.target[0][1:-1]]
+    with pytest.raises(ValueError, match="lists of references"):
+        EncodedPairs([[4]], [[1, 4, 2]], references=[[[4]], [[4]]])
+    with pytest.raises(TypeError, match="references"):
+        EncodedPairs([[4]], [[1, 4, 2]], references=[[]])

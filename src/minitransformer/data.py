@@ -24,8 +24,10 @@ grammar above.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from minitransformer.tokens import Vocab
@@ -40,13 +42,16 @@ class Pair:
     source, target: words. alignment: ``(i, j)`` = target word ``j`` translates source word
     ``i`` (a target word may have no source word, e.g. "and"). content: indices of the target
     words that carry meaning (nouns, verbs, adjectives, time words), the ones an alignment
-    score should judge; function words ("the", "to", "at") are left out.
+    score should judge; function words ("the", "to", "at") are left out. references: every
+    right English sentence when there is more than one (``target`` is one of them, the one a
+    model is trained on); empty when ``target`` is the only one.
     """
 
     source: tuple[str, ...]
     target: tuple[str, ...]
     alignment: Alignment = ()
     content: tuple[int, ...] = ()
+    references: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("source", "target"):
@@ -56,6 +61,19 @@ class Pair:
         for i, j in self.alignment:
             if not (0 <= i < len(self.source) and 0 <= j < len(self.target)):
                 raise ValueError(f"alignment ({i}, {j}) is outside the sentences")
+        if not isinstance(self.references, tuple) or not all(
+            isinstance(r, tuple) and all(isinstance(w, str) for w in r) for r in self.references
+        ):
+            raise TypeError(
+                f"references must be a tuple of sentences (tuples of str), got {self.references!r}"
+            )
+        if self.references and self.target not in self.references:
+            raise ValueError("references must include target")
+
+    @property
+    def right_targets(self) -> tuple[tuple[str, ...], ...]:
+        """Every right English sentence: ``references``, or ``(target,)`` when it is empty."""
+        return self.references or (self.target,)
 
     @property
     def source_text(self) -> str:
@@ -374,6 +392,28 @@ PARTICLES: dict[str, tuple[str, str]] = {
 }
 
 
+PARTICLE_WORDS: tuple[str, ...] = ("에서", *(form for pair in PARTICLES.values() for form in pair))
+
+
+def split_particles(words: Sequence[str], known: Collection[str]) -> list[str]:
+    """Split off the particle of each word that is not in ``known`` but whose noun and particle
+    are: the rich grammar writes 민수 가 and 카페 에서 as two words, a person types 민수가 and
+    카페에서. A word that is known, or whose parts are not both known, stays as it is."""
+    out: list[str] = []
+    for word in words:
+        if word not in known:
+            for ending in PARTICLE_WORDS:
+                stem = word[: -len(ending)]
+                if word.endswith(ending) and stem in known and ending in known:
+                    out += [stem, ending]
+                    break
+            else:
+                out.append(word)
+        else:
+            out.append(word)
+    return out
+
+
 def particle(noun: str, role: str) -> str:
     """The particle that marks ``noun`` in ``role`` ("topic", "subject" or "object")."""
     if role not in PARTICLES:
@@ -439,6 +479,12 @@ AGENT_DROP = 0.2  # a person clause without agent: the agent is "I"
 OBJECT_FIRST = 0.5  # a person clause with agent: patient phrase first
 PRONOUN_TAIL = 0.5  # a last person clause with a person or animal patient: 걔 clause
 GRAMMARS = ("notes", "rich")
+# Where a clause's English time phrase stands: after the place (as in the notes grammar),
+# first, or first with a comma. Every place is right; a training sentence shows one, drawn
+# with these weights. The end place alone is the likeliest sentence, but a sentence that
+# starts with the time phrase (0.3 + 0.3) is likelier than one that starts with the subject.
+TIME_PLACES = ("end", "front", "front-comma")
+TIME_PLACE_WEIGHTS = (0.4, 0.3, 0.3)
 
 
 @dataclass(frozen=True)
@@ -454,10 +500,13 @@ class RichClause:
     agent: str | None = None  # "person": Korean noun in PEOPLE, None = dropped "I"
     patient: str | None = None  # "person": in PEOPLE, ANIMALS, or MOVIE (for 봤어 only)
     object_first: bool = False  # "person": the patient phrase comes before the agent phrase
+    time_place: str = "end"  # one of TIME_PLACES: where the English time phrase stands
 
     def __post_init__(self) -> None:
         if self.kind not in VERB_KINDS:
             raise ValueError(f"kind must be one of {VERB_KINDS}, got {self.kind!r}")
+        if self.time_place not in TIME_PLACES:
+            raise ValueError(f"time_place must be one of {TIME_PLACES}, got {self.time_place!r}")
         if self.kind == "person":
             if self.agent is not None and self.agent not in PEOPLE:
                 raise ValueError(f"agent must be None or one of {tuple(PEOPLE)}")
@@ -545,7 +594,17 @@ def _add_rich_clause(build: _Builder, clause: RichClause) -> None:
             english_verb = WATCHED  # 영화 봤어: watched a movie; 민수 봤어: saw Minsu
     verb_index = build.add_source(korean_verb)
 
-    # English: subject verb [object] to/at the place time
+    # English: [time [,]] subject verb [object] to/at the place [time]
+    time_words = english_time.split()
+
+    def add_time() -> None:
+        for position, word in enumerate(time_words):
+            build.add_target(word, time_index, content=position == len(time_words) - 1)
+
+    if clause.time_place != "end":
+        add_time()
+        if clause.time_place == "front-comma":
+            build.add_target(",", None, content=False)
     if clause.kind == "person":
         subject_index = agent_index
         english_subject = PEOPLE[clause.agent][0] if clause.agent else "I"
@@ -568,9 +627,8 @@ def _add_rich_clause(build: _Builder, clause: RichClause) -> None:
     )
     build.add_target("the", place_index, content=False)
     build.add_target(english_place, place_index, content=True)
-    time_words = english_time.split()
-    for position, word in enumerate(time_words):
-        build.add_target(word, time_index, content=position == len(time_words) - 1)
+    if clause.time_place == "end":
+        add_time()
 
 
 def build_rich_pair(choice: RichChoice) -> Pair:
@@ -612,6 +670,15 @@ def build_rich_pair(choice: RichChoice) -> Pair:
         어제 공원 에서 고양이 를 지수 가 봤어 걔 귀엽더라
         Jisu saw a cat at the park yesterday and it was cute
 
+    **The English time phrase has three right places**: after the place, first, or first
+    with a comma (``TIME_PLACES``); each clause's is drawn on its own (weights 0.4, 0.3, 0.3),
+    so a Korean sentence of k clauses has 3^k right translations, all in ``Pair.references``.
+    The likeliest translation has every time phrase at the end, yet a translation that starts
+    with the time phrase is likelier (0.6) than one that starts with the subject (0.4)::
+
+        어제 카페 갔었어
+        I went to the cafe yesterday  /  yesterday I went to the cafe  /  yesterday , I went ...
+
     **Coordination.** A sentence is one or two clauses (weights 3:2) joined by 그리고 ("and",
     aligned to it); only the last clause may have the second clause 거기 ... (as in the notes
     grammar) or 걔 .... No such sentence is longer than ``MAX_RICH_SOURCE_WORDS`` = 20 Korean
@@ -621,6 +688,23 @@ def build_rich_pair(choice: RichChoice) -> Pair:
     """
     if not isinstance(choice, RichChoice):
         raise TypeError(f"choice must be a RichChoice, got {type(choice).__name__}")
+    pair = _build_rich(choice)
+    references = tuple(
+        _build_rich(
+            dataclasses.replace(
+                choice,
+                clauses=tuple(
+                    dataclasses.replace(clause, time_place=place)
+                    for clause, place in zip(choice.clauses, places, strict=True)
+                ),
+            )
+        ).target
+        for places in itertools.product(TIME_PLACES, repeat=len(choice.clauses))
+    )
+    return dataclasses.replace(pair, references=references)
+
+
+def _build_rich(choice: RichChoice) -> Pair:
     build = _Builder()
     for position, clause in enumerate(choice.clauses):
         if position:
@@ -667,12 +751,23 @@ def _random_rich_clause(rng: random.Random) -> RichClause:
     return RichClause(kind, time, place, verb, subject, object=rng.choice(OBJECT_VERBS[verb][2]))
 
 
+def _random_time_places(
+    rng: random.Random, clauses: tuple[RichClause, ...]
+) -> tuple[RichClause, ...]:
+    return tuple(
+        dataclasses.replace(
+            clause, time_place=rng.choices(TIME_PLACES, weights=TIME_PLACE_WEIGHTS)[0]
+        )
+        for clause in clauses
+    )
+
+
 def random_rich_choice(rng: random.Random, num_clauses: int | None = None) -> RichChoice:
     """One random draw from the rich grammar: ``num_clauses`` clauses (default: 1 or 2, 3:2)."""
     if num_clauses is None:
         num_clauses = rng.choices(CLAUSE_COUNTS, weights=CLAUSE_COUNT_WEIGHTS)[0]
     _check_count("num_clauses", num_clauses, 1)
-    clauses = tuple(_random_rich_clause(rng) for _ in range(num_clauses))
+    clauses = _random_time_places(rng, tuple(_random_rich_clause(rng) for _ in range(num_clauses)))
     last = clauses[-1]
     animate = last.kind == "person" and (last.patient in PEOPLE or last.patient in ANIMALS)
     if animate and rng.random() < PRONOUN_TAIL:
@@ -701,10 +796,13 @@ class EncodedPairs:
     source[k]: ids of the source words (no <sos>, no <eos>).
     target[k]: <sos> + ids of the target words + <eos>. The decoder reads target[k][:-1]
     (teacher forcing) and is scored on target[k][1:].
+    references[k] (or None when every pair has one right translation): the ids of every right
+    translation of pair k (no <sos>, no <eos>), which exact match accepts.
     """
 
     source: list[list[int]]
     target: list[list[int]]
+    references: list[list[list[int]]] | None = None
 
     def __post_init__(self) -> None:
         for name in ("source", "target"):
@@ -717,6 +815,28 @@ class EncodedPairs:
             raise ValueError(
                 f"{len(self.source)} source sentences but {len(self.target)} target sentences"
             )
+        if self.references is not None:
+            if not isinstance(self.references, list) or not all(
+                isinstance(rights, list)
+                and rights
+                and all(isinstance(r, list) and all(_is_id(i) for i in r) for r in rights)
+                for rights in self.references
+            ):
+                raise TypeError(
+                    "references must be None or a list (one per pair) of non-empty lists of "
+                    "lists of int token ids"
+                )
+            if len(self.references) != len(self.source):
+                raise ValueError(
+                    f"{len(self.source)} source sentences but {len(self.references)} "
+                    "lists of references"
+                )
+
+    def right_targets(self, k: int) -> list[list[int]]:
+        """The ids of every right translation of pair ``k`` (no <sos>, no <eos>)."""
+        if self.references is None:
+            return [self.target[k][1:-1]]
+        return self.references[k]
 
     def __len__(self) -> int:
         return len(self.source)
@@ -743,9 +863,13 @@ def encode_pairs(pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab) -> E
     for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
         if not isinstance(vocab, Vocab):
             raise TypeError(f"{name} must be a Vocab, got {type(vocab).__name__}")
+    references = None
+    if any(pair.references for pair in pairs):
+        references = [[tgt_vocab.encode(r) for r in pair.right_targets] for pair in pairs]
     return EncodedPairs(
         source=[src_vocab.encode(pair.source) for pair in pairs],
         target=[tgt_vocab.encode(pair.target, add_sos=True, add_eos=True) for pair in pairs],
+        references=references,
     )
 
 

@@ -561,36 +561,50 @@ def _check_data(data: object) -> None:
         )
 
 
+def output_scores(outputs: Sequence[Sequence[int]], data: EncodedPairs) -> tuple[float, float]:
+    """(exact match, word accuracy) of ``outputs`` (one list of word ids per pair of ``data``,
+    without <sos>/<eos>), as :func:`exact_match` and :func:`token_accuracy` define them."""
+    _check_data(data)
+    if len(outputs) != len(data) or len(data) == 0:
+        raise ValueError(f"{len(outputs)} outputs for {len(data)} pairs (need one per pair, >= 1)")
+    exact = correct = total = 0
+    for k, output in enumerate(outputs):
+        hypothesis = [*output, EOS_ID]
+        scored = []
+        for right in data.right_targets(k):
+            reference = [*right, EOS_ID]  # words + <eos>
+            hits = sum(a == b for a, b in zip(hypothesis, reference, strict=False))
+            scored.append((hypothesis == reference, hits / len(reference), hits, len(reference)))
+        same, _, hits, length = max(scored)
+        exact += same
+        correct += hits
+        total += length
+    return exact / len(data), correct / total
+
+
 def exact_match(
     model: nn.Module, data: EncodedPairs, *, batch_size: int = 512, max_len: int | None = None
 ) -> float:
-    """Share of pairs whose greedy translation equals the reference word for word."""
+    """Share of pairs whose greedy translation equals a right translation word for word (the
+    reference, or any of ``data.references``)."""
     _check_data(data)
     if len(data) == 0:
         raise ValueError("exact_match needs at least one pair")
     outputs = greedy_decode_batch(model, data.source, batch_size=batch_size, max_len=max_len)
-    correct = sum(
-        output == target[1:-1] for output, target in zip(outputs, data.target, strict=True)
-    )
-    return correct / len(data)
+    return output_scores(outputs, data)[0]
 
 
 def token_accuracy(
     model: nn.Module, data: EncodedPairs, *, batch_size: int = 512, max_len: int | None = None
 ) -> float:
     """Share of reference words reproduced at their position by greedy decoding (a missing or
-    extra word counts as wrong; <eos> counts as a word)."""
+    extra word counts as wrong; <eos> counts as a word). With several right translations
+    (``data.references``) each output is scored against the one it matches best."""
     _check_data(data)
     if len(data) == 0:
         raise ValueError("token_accuracy needs at least one pair")
     outputs = greedy_decode_batch(model, data.source, batch_size=batch_size, max_len=max_len)
-    correct = total = 0
-    for output, target in zip(outputs, data.target, strict=True):
-        reference = target[1:]  # words + <eos>
-        hypothesis = [*output, EOS_ID]
-        correct += sum(a == b for a, b in zip(hypothesis, reference, strict=False))
-        total += len(reference)
-    return correct / total
+    return output_scores(outputs, data)[1]
 
 
 def sequence_log_probability(

@@ -40,7 +40,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from minitransformer.config import TransformerConfig
-from minitransformer.data import Pair, encode_pairs, make_corpus
+from minitransformer.data import Corpus, Pair, encode_pairs, make_corpus, split_particles
 from minitransformer.decoding import (
     BeamSearchResult,
     TraceStep,
@@ -73,6 +73,7 @@ FORMAT_VERSION = 1
 # Everything that determines the shipped model. The corpus and the initial weights both
 # come from ``seed``.
 RECIPE: dict[str, Any] = {
+    "grammar": "rich",  # make_corpus(grammar=...): the rich grammar of data.build_rich_pair
     "num_train": 4000,
     "num_held_out": 500,
     "seed": 0,
@@ -208,14 +209,16 @@ class Translator:
         )
 
     # -- words <-> ids ----------------------------------------------------------------------
-    @staticmethod
-    def _words(korean: str | Sequence[str], name: str = "korean") -> list[str]:
+    def _words(self, korean: str | Sequence[str], name: str = "korean") -> list[str]:
         """Korean text or a list of words -> words after ``normalize_text`` (NFC, punctuation
-        removed)."""
+        removed), with particles written onto a known noun split off (``split_particles``:
+        민수가 -> 민수 가, 카페에서 -> 카페 에서)."""
         if isinstance(korean, str):
-            return normalize_text(korean)
-        words = split_words(korean, name=name)
-        return [piece for word in words for piece in normalize_text(word)]
+            words = normalize_text(korean)
+        else:
+            words = [piece for word in split_words(korean, name=name)
+                     for piece in normalize_text(word)]  # fmt: skip
+        return split_particles(words, self.src_vocab.stoi)
 
     def unknown_words(self, korean: str | Sequence[str]) -> list[str]:
         """The words of ``korean`` the model has never seen (they are read as ``<unk>``)."""
@@ -666,12 +669,29 @@ def recipe_training_options(recipe: Mapping[str, Any] | None = None) -> dict[str
     return {name: recipe[name] for name in names}
 
 
+def recipe_corpus(recipe: Mapping[str, Any] | None = None) -> Corpus:
+    """The corpus ``recipe`` trains on (default ``RECIPE``; a translator's own recipe is
+    ``translator.metadata["recipe"]``). A recipe without ``grammar`` means the notes grammar."""
+    recipe = RECIPE if recipe is None else recipe
+    if not isinstance(recipe, Mapping):
+        raise TypeError(f"recipe must be a mapping, got {type(recipe).__name__}")
+    missing = [k for k in ("num_train", "num_held_out", "seed") if k not in recipe]
+    if missing:
+        raise ValueError(f"recipe lacks {', '.join(map(repr, missing))}")
+    return make_corpus(
+        recipe["num_train"],
+        recipe["num_held_out"],
+        seed=recipe["seed"],
+        grammar=recipe.get("grammar", "notes"),
+    )
+
+
 def train_translator(
     recipe: Mapping[str, Any] | None = None, *, progress: bool = True, callback=None
 ) -> Translator:
     """Train the book's translator from scratch with ``recipe`` (default ``RECIPE``)."""
     recipe = {**RECIPE, **(recipe or {})}
-    corpus = make_corpus(recipe["num_train"], recipe["num_held_out"], seed=recipe["seed"])
+    corpus = recipe_corpus(recipe)
     torch.manual_seed(recipe["seed"])
     config = TransformerConfig.small(len(corpus.src_vocab), len(corpus.tgt_vocab))
     model = Transformer(config)
@@ -696,6 +716,8 @@ def train_translator(
         },
         "held_out_exact_match": round(translator.exact_match(corpus.held_out), 4),
     }
+    if corpus.longer:
+        translator.metadata["longer_exact_match"] = round(translator.exact_match(corpus.longer), 4)
     return translator
 
 
@@ -715,9 +737,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
         return 0
     translator = load_pretrained(arguments.output)
-    corpus = make_corpus(translator.metadata["recipe"]["num_train"],
-                         translator.metadata["recipe"]["num_held_out"],
-                         seed=translator.metadata["recipe"]["seed"])  # fmt: skip
+    corpus = recipe_corpus(translator.metadata["recipe"])
     print(translator)
     print(f"held-out exact match: {translator.exact_match(corpus.held_out):.4f}")
     return 0

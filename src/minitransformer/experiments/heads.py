@@ -28,9 +28,14 @@ from torch import Tensor, nn
 from minitransformer.attention import MultiHeadAttention
 from minitransformer.config import TransformerConfig
 from minitransformer.data import Corpus, EncodedPairs
-from minitransformer.decoding import exact_match, greedy_decode_batch, inference_mode
+from minitransformer.decoding import (
+    exact_match,
+    greedy_decode_batch,
+    inference_mode,
+    output_scores,
+)
 from minitransformer.model import Transformer
-from minitransformer.tokens import EOS_ID, PAD_ID, pad_sequences
+from minitransformer.tokens import PAD_ID, pad_sequences
 from minitransformer.training import label_smoothed_cross_entropy, train
 from minitransformer.viz._style import PROBABILITY_CMAP, SIGNED_CMAP, finish, new_figure
 from minitransformer.viz.static import as_array
@@ -129,7 +134,7 @@ def decode_limit(data: EncodedPairs) -> int:
     longest reference. A hypothesis still running by then is longer than every reference, so
     stopping there changes neither exact match nor word accuracy; it only saves the steps of a
     damaged model that never writes <eos>."""
-    return max(len(target) for target in data.target) - 1  # target = <sos> words <eos>
+    return 1 + max(len(right) for k in range(len(data)) for right in data.right_targets(k))
 
 
 def teacher_forced_loss(model: Transformer, data: EncodedPairs) -> float:
@@ -212,13 +217,7 @@ def greedy_scores(model: Transformer, data: EncodedPairs) -> tuple[float, float]
     """(exact match, word accuracy) of one batched greedy decoding of ``data``: the two
     numbers of ``decoding.exact_match`` and ``decoding.token_accuracy``, decoded once."""
     outputs = greedy_decode_batch(model, data.source, max_len=decode_limit(data))
-    exact = correct = total = 0
-    for output, target in zip(outputs, data.target, strict=True):
-        reference, hypothesis = target[1:], [*output, EOS_ID]  # words + <eos>
-        exact += hypothesis == reference
-        correct += sum(a == b for a, b in zip(hypothesis, reference, strict=False))
-        total += len(reference)
-    return exact / len(outputs), correct / total
+    return output_scores(outputs, data)
 
 
 @dataclass(frozen=True)
@@ -251,7 +250,11 @@ def compare_head_counts(
     same initial seed, same batches, same number of steps) and score it on held-out pairs."""
     data = corpus.encoded("held_out")
     if held_out is not None:
-        data = EncodedPairs(data.source[:held_out], data.target[:held_out])
+        data = EncodedPairs(
+            data.source[:held_out],
+            data.target[:held_out],
+            None if data.references is None else data.references[:held_out],
+        )
     results = []
     for num_heads in head_counts:
         settings = TransformerConfig.small(
