@@ -70,3 +70,23 @@ def test_alignment_hits_and_sentence_slider():
     assert len(steps) == 2 and steps[1].args[0]["x"] == [["0:a", "1:b", "2:c"]]
     with pytest.raises(ValueError):
         al.sentence_slider([], [], [], [])
+
+
+class _Writer:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def translate_batch(self, sentences):
+        return [self.text for _ in sentences]
+
+
+@pytest.mark.parametrize(
+    "text, right",
+    [("Jisu saw a cat at the park yesterday and it was cute", 1.0),
+     ("Jisu saw a cat at the park yesterday and she was cute", 0.0),
+     ("Jisu saw a cat and", 0.0), ("no conjunction here", 0.0)],
+)  # fmt: skip
+def test_pronoun_accuracy_reads_the_word_after_the_last_and(text, right):
+    assert al.pronoun_accuracy(_Writer(text), [PAIR, PAIR]) == right
+    with pytest.raises(ValueError):
+        al.pronoun_accuracy(_Writer(text), [Pair(("어제",), ("yesterday",))])

@@ -12,7 +12,8 @@ row t of a decoder map belongs to the position that *predicts* output word t.
 - **A pronoun that refers back** (걔 -> he/she/it, chosen by the patient of the clause before
   it): ``antecedent_heads`` measures, for every head, how often its largest weight from 걔
   (encoder self-attention) or from the position that predicts the pronoun (cross-attention)
-  lands on the patient (the noun or its particle 를/을) and how often on the agent (가/이).
+  lands on the patient (the noun or its particle 를/을) and how often on the agent (가/이);
+  ``pronoun_accuracy`` checks the pronoun the translator writes (e.g. with heads removed).
 """
 
 from __future__ import annotations
@@ -99,6 +100,21 @@ def antecedent_heads(translator, pairs: Sequence[Pair]) -> AntecedentHeads:
     if share is None:
         raise ValueError("no pair with 걔 has an agent: the agent share is undefined")
     return AntecedentHeads(*(share[k] for k in ("ep", "ea", "ew", "cp", "ca", "cw")), n, n_agent)
+
+
+def pronoun_accuracy(translator, pairs: Sequence[Pair]) -> float:
+    """Share of the pairs with 걔 whose greedy translation has the right pronoun: the word after
+    its last "and" (the 걔 clause is always the last) is the reference's pronoun."""
+    found = [(pair, roles) for pair in pairs if (roles := pronoun_roles(pair)) is not None]
+    if not found:
+        raise ValueError("no pair with 걔 to translate")
+    outputs = translator.translate_batch([pair.source for pair, _ in found])
+    right = 0
+    for (pair, roles), output in zip(found, outputs, strict=True):
+        words = output.split()
+        ands = [k for k, word in enumerate(words) if word == "and"]
+        right += bool(ands) and words[ands[-1] + 1 :][:1] == [pair.target[roles.pronoun]]
+    return right / len(found)
 
 
 def _content_sources(pair: Pair) -> list[tuple[int, int]]:
