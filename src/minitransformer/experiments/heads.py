@@ -429,7 +429,7 @@ CONSTRUCTIONS = {  # label -> what the label means (Markdown)
     "all": "every held-out sentence",
     "봤어 + 영화": "a clause with 봤어 and 영화: *watched*, decided by 영화",
     "봤어 + person or animal": "a clause with 봤어 and a person or animal: *saw*",
-    "걔": "걔 refers back to the patient: *he*, *she* or *it*, decided by a noun words before",
+    "걔": "걔 refers back to the patient: *he*, *she* or *it*, decided several words back",
     "patient first": "a clause with the patient (를/을) before the agent (가/이)",
     "none of these": "sentences with none of the constructions above",
 }
