@@ -436,7 +436,7 @@ CONSTRUCTIONS = {  # label -> what the label means (Markdown)
 
 
 def constructions(pair: Pair) -> set[str]:
-    """The labels of :data:`CONSTRUCTIONS` that the Korean side of ``pair`` carries, read off
+    """The labels of ``CONSTRUCTIONS`` that the Korean side of ``pair`` carries, read off
     its words: clauses are split at 그리고; a clause's agent is the noun before 가/이, its
     patient the noun before 를/을."""
     labels = {"all"}
