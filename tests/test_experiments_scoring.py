@@ -89,8 +89,11 @@ def test_scores_table() -> None:
 
 
 RIGHT = [  # several right translations per sentence, as Pair.right_targets gives them
-    (("I", "went", "home", "yesterday"), ("yesterday", "I", "went", "home"),
-     ("yesterday", ",", "I", "went", "home")),
+    (
+        ("I", "went", "home", "yesterday"),
+        ("yesterday", "I", "went", "home"),
+        ("yesterday", ",", "I", "went", "home"),
+    ),
     (("she", "slept"),),
 ]
 
