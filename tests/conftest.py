@@ -56,8 +56,8 @@ def translator() -> mt.Translator:
 
 @pytest.fixture(scope="session")
 def corpus() -> mt.Corpus:
-    """The default corpus (deterministic: seed 0)."""
-    return mt.make_corpus()
+    """The shipped translator's corpus (the rich grammar, seed 0: ``pretrained.RECIPE``)."""
+    return mt.pretrained.recipe_corpus()
 
 
 # The weight copies into PyTorch's modules live in the package (the whole-model chapter uses

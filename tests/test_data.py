@@ -41,6 +41,12 @@ def test_notes_sentence_and_its_crossing_alignment():
     assert source.index("갔었어") > source.index("어제")
 
 
+@pytest.fixture(scope="module")
+def corpus():
+    """The notes grammar's corpus (``make_corpus()``'s default): this file tests that grammar."""
+    return make_corpus()
+
+
 def test_corpus_size_vocabularies_and_notes(corpus):
     assert len(corpus.train) == 4000 and len(corpus.held_out) >= 450
     assert corpus.train[0] == notes_example()

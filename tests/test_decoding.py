@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from minitransformer import Transformer, TransformerConfig, make_corpus
+from minitransformer import Transformer, TransformerConfig
 from minitransformer.data import EncodedPairs, notes_example
 from minitransformer.decoding import (
     beam_search,
@@ -23,6 +23,7 @@ from minitransformer.decoding import (
     trace_greedy,
 )
 from minitransformer.model import DecoderOutput
+from minitransformer.pretrained import recipe_corpus
 from minitransformer.tokens import EOS_ID, SOS_ID
 
 # -- a scripted model: row k writes SCRIPTS[first source id] -----------------------------------
@@ -104,7 +105,9 @@ def test_batched_greedy_equals_one_at_a_time(translator, corpus):
 def test_force_a_word_at_step_one(translator):
     vocab = translator.tgt_vocab
     source = translator.src_vocab.encode(notes_example().source)
-    assert vocab.decode(greedy_decode(translator.model, source)).startswith("I went to the cafe")
+    # greedy starts with the time phrase (the likelier first word, see the rich grammar)
+    greedy = vocab.decode(greedy_decode(translator.model, source))
+    assert greedy.startswith("yesterday I went to the cafe")
     forced = greedy_decode(translator.model, source, force={1: vocab.id("you")})
     assert vocab.decode(forced).startswith("you went to the cafe yesterday")
     with pytest.raises(ValueError, match="numbered from 1"):
@@ -118,8 +121,9 @@ def test_trace_of_the_notes_sentence(translator):
     words = [vocab.word(record.token) for record in records]
     assert words[-1] == "<eos>" and words[:3] == ["you", "went", "to"]
     assert records[0].forced and not any(record.forced for record in records[1:])
-    assert records[0].probability < 0.05  # the model preferred "I"
-    assert vocab.word(int(records[0].probabilities.argmax())) == "I"
+    assert records[0].probability < 0.05  # the model preferred "yesterday", then "I"
+    top_two = records[0].probabilities.topk(2).indices.tolist()
+    assert [vocab.word(i) for i in top_two] == ["yesterday", "I"]
     H, S = model.config.num_heads, len(source)
     for step, record in enumerate(records, start=1):
         assert record.step == step and len(record.prefix) == step
@@ -155,7 +159,7 @@ def test_beam_search_returns_sorted_hypotheses(translator):
 
 def test_scores_on_held_out(translator, corpus):
     data = EncodedPairs(**vars(corpus.encoded("held_out")))
-    small = EncodedPairs(data.source[:200], data.target[:200])
+    small = EncodedPairs(data.source[:200], data.target[:200], data.references[:200])
     assert exact_match(translator.model, small) >= 0.98
     assert token_accuracy(translator.model, small) >= 0.99
     empty = EncodedPairs([], [])
@@ -187,13 +191,13 @@ def test_beam_search_never_stops_before_a_better_live_prefix(translator):
     more probable prefix was still live (3 of the first 40 held-out sentences came out as
     fragments). A sound search returns a sentence at least as probable as greedy's."""
     model = translator.model
-    for pair in make_corpus().held_out[:40]:
+    for pair in recipe_corpus().held_out[:40]:
         source = translator.src_vocab.encode(pair.source)
         greedy = greedy_decode(model, source)
         beam = beam_search(model, source, beam_width=4)
         greedy_log_p = sequence_log_probability(model, source, greedy)
         assert beam.score >= greedy_log_p - 1e-4, pair.source_text
-        assert translator.tgt_vocab.decode(beam.tokens) == pair.target_text
+        assert tuple(translator.tgt_vocab.decode(beam.tokens).split()) in pair.right_targets
 
 
 # -- sound edges (issue 15): only real sentences, scores that recompute, batch independence ---

@@ -12,6 +12,7 @@ import torch
 
 import minitransformer as mt
 from minitransformer import viz
+from minitransformer.data import PARTICLE_WORDS
 from minitransformer.export import (
     BROWSER_MANIFEST,
     BROWSER_WEIGHTS,
@@ -36,6 +37,7 @@ def test_manifest_describes_every_tensor(exported, translator):
     assert manifest["config"] == config.to_dict()
     assert manifest["src_vocab"] == translator.src_vocab.itos
     assert manifest["tgt_vocab"] == translator.tgt_vocab.itos
+    assert manifest["particles"] == list(PARTICLE_WORDS)  # what the page splits off
     shapes = {entry["name"]: tuple(entry["shape"]) for entry in manifest["tensors"]}
     state = translator.model.state_dict()
     assert set(shapes) == set(state) | {"source_positions.table", "target_positions.table"}

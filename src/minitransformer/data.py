@@ -18,8 +18,9 @@ the two vocabularies built from the training split.
 ``make_corpus(grammar="rich")`` draws from a second, larger grammar instead (particles as
 words, free Korean word order, a pronoun that refers back, a verb with two translations,
 clauses joined by 그리고), described in ``build_rich_pair``; its corpus also has a ``longer``
-split of sentences longer than any in training. The default, ``grammar="notes"``, is the
-grammar above.
+split of sentences longer than any in training, and gives each English time phrase three
+right places (``Pair.references``). The shipped translator is trained on the rich grammar
+(``pretrained.RECIPE``); the default, ``grammar="notes"``, is the grammar above.
 """
 
 from __future__ import annotations
@@ -343,8 +344,9 @@ def random_choice(rng: random.Random) -> Choice:
 def notes_example(grammar: str = "notes") -> Pair:
     """The notes' running example, 어제 카페 갔었어 거기 사람 많더라, with its alignment.
 
-    The sentence belongs to both grammars (``grammar="notes"`` or ``"rich"``) and is the same
-    pair in both.
+    The sentence belongs to both grammars (``grammar="notes"`` or ``"rich"``) with the same words
+    and alignment; the rich pair also lists the sentence's other right translations (its time
+    phrase in front) in ``references``.
     """
     _check_grammar(grammar)
     if grammar == "rich":
@@ -367,8 +369,8 @@ def _check_grammar(grammar: object) -> None:
 
 
 # --- the rich grammar: make_corpus(grammar="rich") -----------------------------------------
-# A second grammar, opt-in, that a model cannot translate word by word. Its description is the
-# docstring of ``build_rich_pair``; the tables below are its words.
+# A second grammar, the shipped translator's, that a model cannot translate word by word. Its
+# description is the docstring of ``build_rich_pair``; the tables below are its words.
 
 
 def has_final_consonant(word: str) -> bool:

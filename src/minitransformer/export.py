@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
+from minitransformer.data import PARTICLE_WORDS
+
 BROWSER_FORMAT = 1
 BROWSER_WEIGHTS = "translator.bin"
 BROWSER_MANIFEST = "translator.json"
@@ -99,6 +101,9 @@ def browser_model_files(translator: Any) -> tuple[bytes, dict[str, Any]]:
         "src_vocab": list(translator.src_vocab.itos),
         "tgt_vocab": list(translator.tgt_vocab.itos),
         "normalization": NORMALIZATION,
+        # data.split_particles: a word the vocabulary lacks loses one of these endings when
+        # both the rest and the ending are words of the vocabulary (민수가 -> 민수 가)
+        "particles": list(PARTICLE_WORDS),
     }
     return weights, manifest
 

@@ -1,4 +1,4 @@
-"""The translator that ships with the book: a small Transformer trained on ``make_corpus()``.
+"""The translator that ships with the book: a small Transformer trained on ``recipe_corpus()``.
 
 ``load_pretrained()`` reads two files from ``minitransformer/checkpoints/``:
 

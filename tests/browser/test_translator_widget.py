@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import minitransformer as mt
-from minitransformer.data import NOTES_SOURCE
+from minitransformer.data import NOTES_SOURCE, split_particles
 from minitransformer.decoding import inference_mode
 from minitransformer.tokens import EOS_ID, SOS_ID
 
@@ -44,6 +44,8 @@ EDGE_SENTENCES = [
     "<pad> 카페",
     "카페",
     "사람 사람 사람 사람 사람 사람 사람 사람 사람 사람 사람 사람",
+    "어제 공원에서 민수가 지수를 만났어 걔 피곤하더라",  # particles typed onto the nouns
+    "어제 우주에서 형이 고양이를 봤어",  # an unknown noun keeps its particle
 ]
 
 JS_TRACE = """async (sentences) => {
@@ -65,9 +67,10 @@ JS_TRACE = """async (sentences) => {
 }"""
 
 
-def python_words(text: str) -> list[str]:
-    """The Python translator's reading of ``text`` (NFC, punctuation -> space, whitespace)."""
-    return mt.normalize_text(text)
+def python_words(text: str, translator: mt.Translator) -> list[str]:
+    """The Python translator's reading of ``text`` (NFC, punctuation -> space, whitespace,
+    particles typed onto a known noun split off)."""
+    return split_particles(mt.normalize_text(text), translator.src_vocab.stoi)
 
 
 def python_trace(translator: mt.Translator, words: list[str], chosen: list[int]) -> dict:
@@ -109,7 +112,7 @@ def _open(probe, site_url: str):
 
 def compare(js: dict, py: dict, translator: mt.Translator, text: str) -> tuple[float, float]:
     """Assert one sentence agrees; returns the largest logit and attention differences."""
-    words = python_words(text)
+    words = python_words(text, translator)
     assert js["words"] == words, text
     assert js["ids"] == py["ids"], text
     assert js["tokens"] == translator.src_vocab.tokens(py["ids"], strip=False), text
@@ -143,7 +146,7 @@ def compare(js: dict, py: dict, translator: mt.Translator, text: str) -> tuple[f
 def test_page_model_equals_python_on_held_out_and_edge_sentences(probe, site_url, translator):
     page, _ = _open(probe, site_url)
     recipe = translator.metadata["recipe"]
-    corpus = mt.make_corpus(recipe["num_train"], recipe["num_held_out"], seed=recipe["seed"])
+    corpus = mt.pretrained.recipe_corpus(recipe)
     held_out = [pair.source_text for pair in corpus.held_out]
     assert len(held_out) == recipe["num_held_out"] == 500
     sentences = held_out + EDGE_SENTENCES
@@ -154,7 +157,8 @@ def test_page_model_equals_python_on_held_out_and_edge_sentences(probe, site_url
         results = page.evaluate(JS_TRACE, batch)
         for text, js in zip(batch, results, strict=True):
             assert "error" not in js, f"{text}: {js.get('error')}"
-            py = python_trace(translator, python_words(text), [s["token"] for s in js["steps"]])
+            chosen = [s["token"] for s in js["steps"]]
+            py = python_trace(translator, python_words(text, translator), chosen)
             for k, value in enumerate(compare(js, py, translator, text)):
                 worst[k] = max(worst[k], value)
             same += text in held_out  # compare() asserted js["text"] == translator.translate
@@ -170,7 +174,7 @@ def test_page_model_refuses_what_python_refuses(probe, site_url, translator):
     for text in ("", "?! …", too_long):
         (js,) = page.evaluate(JS_TRACE, [text])
         with pytest.raises(ValueError) as python_error:
-            translator.translate(python_words(text))
+            translator.translate(python_words(text, translator))
         assert "error" in js, text
         if "empty" in str(python_error.value):
             assert "empty" in js["error"]
@@ -218,7 +222,7 @@ def test_widget_follows_every_edit_and_names_unknown_words(probe, site_url, tran
     page.keyboard.press("Control+A")
     page.keyboard.type("어제 커피숍 갔었어!")
     text = "어제 커피숍 갔었어!"
-    words = python_words(text)
+    words = python_words(text, translator)
     expected = translator.translate(words)
     page.wait_for_function(
         "(t) => document.querySelector('.mt-bt-translation').textContent === t", arg=expected

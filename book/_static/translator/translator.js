@@ -6,6 +6,7 @@
  * Each function below mirrors one piece of the Python package:
  *
  *   normalizeText, tokenize   minitransformer.tokens (normalize_text, Vocab.encode_checked)
+ *   splitParticles            minitransformer.data.split_particles
  *   linear, layerNorm         torch.nn.Linear, torch.nn.LayerNorm
  *   attention                 attention.scaled_dot_product_attention (masks: true = may attend)
  *   multiHeadAttention        attention.MultiHeadAttention
@@ -35,6 +36,27 @@
 
   function splitWords(text) {
     return normalizeText(text).split(WHITESPACE).filter((word) => word.length > 0);
+  }
+
+  // data.split_particles: a word the vocabulary lacks, made of a known noun and one of the
+  // particles (tried in the manifest's order), becomes the two words (민수가 -> 민수 가).
+  function splitParticles(words, known, particles) {
+    const out = [];
+    for (const word of words) {
+      let split = null;
+      if (!known.has(word)) {
+        for (const ending of particles) {
+          const stem = word.slice(0, word.length - ending.length);
+          if (word.endsWith(ending) && known.has(stem) && known.has(ending)) {
+            split = [stem, ending];
+            break;
+          }
+        }
+      }
+      if (split) out.push(...split);
+      else out.push(word);
+    }
+    return out;
   }
 
   // --- small dense algebra: row-major Float64Array activations, Float32Array weights -------
@@ -122,6 +144,7 @@
       this.srcVocab = manifest.src_vocab;
       this.tgtVocab = manifest.tgt_vocab;
       this.srcIndex = new Map(this.srcVocab.map((word, id) => [word, id]));
+      this.particles = manifest.particles || [];
       const all = new Float32Array(buffer);
       this.tensors = new Map();
       for (const entry of manifest.tensors) {
@@ -146,7 +169,7 @@
 
     // Vocab.encode_checked: every word's id, <unk> (3) for a word the vocabulary lacks.
     tokenize(text) {
-      const words = splitWords(text);
+      const words = splitParticles(splitWords(text), this.srcIndex, this.particles);
       const ids = words.map((word) => (this.srcIndex.has(word) ? this.srcIndex.get(word) : UNK_ID));
       return {
         words,
@@ -389,7 +412,7 @@
   let loading = null;
   window.MiniTransformer = {
     BASE_URL, PAD_ID, SOS_ID, EOS_ID, UNK_ID,
-    normalizeText, splitWords, softmax, Model, load,
+    normalizeText, splitWords, splitParticles, softmax, Model, load,
     // One shared load per page (every widget on the page uses the same model).
     model() {
       if (!loading) loading = load();
