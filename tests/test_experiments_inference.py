@@ -56,6 +56,14 @@ def test_forced_recovery_and_least_confident(translator, pairs) -> None:
     for _source, right, output in ok.examples[ok.total - ok.recovered :]:  # the recovered ones
         assert output.split()[1:] == right.split()[1:] and right.split()[0] != "you"
     assert inference.Recovery(0, 0, []).rate == 0.0
+    assert inference.recovery_text(inference.Recovery(5, 5, []), 0, 0).startswith("every one")
+    one_failed = inference.recovery_text(inference.Recovery(5, 4, []), 1, 1)
+    assert (
+        one_failed.startswith("all but 1. It is printed first")
+        and "not what breaks it" in one_failed
+    )
+    two = inference.recovery_text(inference.Recovery(5, 3, []), 2, 1)
+    assert "gets 1 of them wrong too." in two and "breaks" not in two
     outputs, scores = inference.greedy_scores(translator, pairs)
     assert len(outputs) == len(scores) == len(pairs) and all(s <= 0 for s in scores)
     chosen = inference.least_confident(pairs, scores, 3)
@@ -87,6 +95,9 @@ def test_beam_vs_greedy_counts(translator, corpus) -> None:
     assert not width_one.differences  # width 1 is greedy decoding
     assert inference.time_first(("on", "the", "weekend", ",", "I", "rested"))
     assert not inference.time_first(("I", "rested", "on", "the", "weekend"))
+    both = "I rested at night and on monday , I slept and there were many people there"
+    assert inference.fronted_times(both.split()) == 1
+    assert inference.fronted_times(("today", "I", "slept", "and", "today", "I", "ate")) == 2
 
 
 def test_clause_report(translator, corpus) -> None:
@@ -94,6 +105,7 @@ def test_clause_report(translator, corpus) -> None:
     assert held.clauses_needed == [inference.clause_count(p.target) for p in corpus.held_out[:20]]
     for ok, error, part in zip(held.right, held.first_error, held.error_part, strict=True):
         assert (error is None) == ok and (part is None) == ok
+    assert all(r in p.right_targets for r, p in zip(held.references, corpus.held_out, strict=False))
     longer = inference.clause_report(translator, corpus.longer[:10])
     assert set(longer.clauses_needed) == {3} and not any(longer.right)
     for output, error, length in zip(

@@ -244,6 +244,10 @@ def test_credit_text_and_forgiven_errors() -> None:
     )
     assert lacks == ["no", "students"] and adds == ["few", "people", "the"]
     assert scoring.word_changes("a a b", "a b b") == (["b"], ["a"])
+    cut = scoring.word_changes(
+        "at night the gym", "at night the teacher watched a movie at the gym"
+    )
+    assert cut == (["teacher", "watched", "a", "movie", "at", "the"], [])  # the phrase, in order
     assert scoring.changes_text("a c", "a b") == "It lacks *b* and writes *c* instead."
     assert scoring.changes_text("a", "a b") == "It leaves out *b*."
     assert scoring.changes_text("a b c", "a b") == "It adds *c*."

@@ -156,12 +156,42 @@ def forced_recovery(translator, pairs: Sequence[Pair], *, step: int, word: str, 
     return Recovery(len(chosen), recovered, (failures[: limit - 1] + successes)[:limit])
 
 
+def recovery_text(recovery: Recovery, shown: int, unforced_wrong: int) -> str:
+    """Markdown: how many forced sentences failed to recover; ``shown`` of the failures were
+    printed first, and greedy decoding without forcing gets ``unforced_wrong`` of those wrong."""
+    failed = recovery.total - recovery.recovered
+    if failed == 0:
+        return "every one of them (failures would be printed first; there are none)."
+    if shown == 1:
+        which = "It is" if failed == 1 else "The first of them is"
+        text = f"all but {failed:,}. {which} printed first; greedy decoding "
+        text += (
+            "gets that sentence wrong without any forcing too"
+            if unforced_wrong
+            else "gets that sentence right without forcing"
+        )
+    else:
+        text = (
+            f"all but {failed:,}. The first {shown} failures are printed first; greedy "
+            f"decoding without any forcing gets {unforced_wrong} of them wrong too"
+        )
+    if shown and unforced_wrong == shown:
+        text += f", so the forced word is not what breaks {'it' if shown == 1 else 'them'}"
+    return text + "."
+
+
 TIME_STARTS = tuple(tuple(english.split()) for _, english in TIMES)  # "yesterday", "last week"
 
 
 def time_first(words: Sequence[str]) -> bool:
     """Whether an English sentence starts with a time phrase (the rich grammar's front place)."""
     return any(tuple(words[: len(time)]) == time for time in TIME_STARTS)
+
+
+def fronted_times(words: Sequence[str]) -> int:
+    """How many clauses of an English sentence start with their time phrase (at the start of
+    the sentence or right after "and")."""
+    return sum(time_first(words[k:]) for k in range(len(words)) if k == 0 or words[k - 1] == "and")
 
 
 @dataclass(frozen=True)
@@ -242,6 +272,7 @@ class ClauseReport:
     reference of an output is its right translation with the longest common first part."""
 
     outputs: list[tuple[str, ...]]
+    references: list[tuple[str, ...]]  # the right translation each output is measured against
     right: list[bool]  # equal to one of the right translations
     clauses_needed: list[int]
     clauses_written: list[int]
@@ -262,7 +293,7 @@ def clause_report(translator, pairs: Sequence[Pair]) -> ClauseReport:
     errors = [None if ok else _common_prefix(w, r)
               for w, r, ok in zip(outputs, references, right, strict=True)]  # fmt: skip
     return ClauseReport(
-        outputs, right, [clause_count(r) for r in references],
+        outputs, references, right, [clause_count(r) for r in references],
         [clause_count(w) for w in outputs], [len(w) for w in outputs],
         [len(r) for r in references], errors,
         [None if k is None else 1 + r[:k].count("and") for r, k in zip(references, errors,
@@ -456,9 +487,11 @@ __all__ = [
     "clause_report",
     "eos_probability",
     "forced_recovery",
+    "fronted_times",
     "greedy_scores",
     "least_confident",
     "live_translator",
+    "recovery_text",
     "step_time_figure",
     "step_times",
     "time_first",

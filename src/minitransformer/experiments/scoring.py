@@ -27,6 +27,7 @@ The functions:
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -314,10 +315,19 @@ def forgiven_errors(
 
 def word_changes(output: Sentence, reference: Sentence) -> tuple[list[str], list[str]]:
     """(reference words the output lacks, output words the reference lacks), counted with
-    multiplicity, each in the order of its sentence."""
+    multiplicity, each in the order of its sentence. The two sentences are aligned by their
+    longest common runs of words (``difflib``), so a missing phrase comes out as that phrase;
+    a word that only moved counts as both lacking and added unless the counts balance."""
     hypothesis, gold = _words("output", output), _words("reference", reference)
-    return (_surplus(gold, Counter(gold) - Counter(hypothesis)),
-            _surplus(hypothesis, Counter(hypothesis) - Counter(gold)))  # fmt: skip
+    lacks: list[str] = []
+    adds: list[str] = []
+    matcher = difflib.SequenceMatcher(a=gold, b=hypothesis, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            lacks += gold[i1:i2]
+            adds += hypothesis[j1:j2]
+    moved = Counter(lacks) & Counter(adds)  # a word both lacking and added only moved
+    return (_surplus(lacks, Counter(lacks) - moved), _surplus(adds, Counter(adds) - moved))
 
 
 def changes_text(output: Sentence, reference: Sentence) -> str:
