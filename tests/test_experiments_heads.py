@@ -182,3 +182,47 @@ def test_zero_heads_hook_zeroes_one_slice() -> None:
     (out,) = hook(None, (concat,))
     assert out.tolist() == [[[1.0, 2.0, 0.0, 0.0, 5.0, 6.0]]]
     assert concat[0, 0, 2] == 3.0  # the input itself is left alone
+
+
+def _pair(source: str, target: str = "x") -> mt.Pair:
+    return mt.Pair(tuple(source.split()), tuple(target.split()))
+
+
+def test_constructions_read_off_the_korean_words() -> None:
+    found = heads.constructions
+    assert found(_pair("어제 카페 갔었어 거기 사람 많더라")) == {"all", "none of these"}
+    assert found(_pair("어제 공원 에서 영화 를 민수 가 봤어")) == {
+        "all", "봤어 + 영화", "patient first"}  # fmt: skip
+    assert found(_pair("어제 공원 에서 민수 가 고양이 를 봤어 걔 귀엽더라")) == {
+        "all", "봤어 + person or animal", "걔"}  # fmt: skip
+    assert found(_pair("민수 는 어제 도서관 에서 영화 를 봤어 그리고 오늘 공원 에서 지수 를 "
+                       "동생 이 만났어")) == {"all", "봤어 + 영화", "patient first"}  # fmt: skip
+    # 봤어 + 영화 in one clause and a person in the other: both labels, each from its clause
+    assert found(_pair("어제 카페 에서 영화 를 봤어 그리고 오늘 공원 에서 민수 를 봤어")) == {
+        "all", "봤어 + 영화", "봤어 + person or animal"}  # fmt: skip
+    assert set(heads.CONSTRUCTIONS) >= {"all", "none of these"}
+
+
+def test_construction_study_counts_and_matches_exact_match() -> None:
+    corpus = mt.make_corpus(60, 30, seed=0, grammar="rich", num_longer=0)
+    torch.manual_seed(0)
+    config = mt.TransformerConfig.small(
+        len(corpus.src_vocab), len(corpus.tgt_vocab), d_model=16, num_heads=2, d_ff=32, max_len=48
+    )
+    model = mt.Transformer(config).eval()
+    pairs = corpus.held_out
+    conditions = {"all heads": {}, "no encoder self": {"enc0.self": [0, 1], "enc1.self": [0, 1]}}
+    result = heads.construction_study(model, pairs, corpus.src_vocab, corpus.tgt_vocab, conditions)
+    assert result.sentences["all"] == len(pairs)
+    labels = [heads.constructions(pair) for pair in pairs]
+    for label in heads.CONSTRUCTIONS:
+        assert result.sentences[label] == sum(label in found for found in labels)
+    data = corpus.encoded("held_out")
+    assert result.exact_match("all heads", "all") == pytest.approx(
+        mt.exact_match(model, data, max_len=heads.decode_limit(data)))  # fmt: skip
+    with heads.ablated(model, conditions["no encoder self"]):
+        removed = mt.exact_match(model, data, max_len=heads.decode_limit(data))
+    assert result.exact_match("no encoder self", "all") == pytest.approx(removed)
+    assert not heads.attention_modules(model)["enc0.self"].w_o._forward_pre_hooks
+    table = heads.construction_table(result)
+    assert table.count("\n") == len(heads.CONSTRUCTIONS) + 1 and "no encoder self" in table

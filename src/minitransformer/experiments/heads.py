@@ -11,6 +11,8 @@
   same seed, and score each on held-out pairs; :func:`compare_head_counts_over_seeds` repeats
   it for several seeds, :func:`seed_spread`, :func:`verdict` and :func:`seed_table` report the
   spread over seeds and conclude from it.
+- :func:`constructions` and :func:`construction_study`: held-out exact match per construction
+  of the rich grammar (봤어 with 영화 or with a person, 걔, patient first), with heads removed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from torch import Tensor, nn
 
 from minitransformer.attention import MultiHeadAttention
 from minitransformer.config import TransformerConfig
-from minitransformer.data import Corpus, EncodedPairs
+from minitransformer.data import MOVIE, SEE, THAT_ONE, Corpus, EncodedPairs, Pair, encode_pairs
 from minitransformer.decoding import (
     exact_match,
     greedy_decode_batch,
@@ -35,7 +37,7 @@ from minitransformer.decoding import (
     output_scores,
 )
 from minitransformer.model import Transformer
-from minitransformer.tokens import PAD_ID, pad_sequences
+from minitransformer.tokens import PAD_ID, Vocab, pad_sequences
 from minitransformer.training import label_smoothed_cross_entropy, train
 from minitransformer.viz._style import PROBABILITY_CMAP, SIGNED_CMAP, finish, new_figure
 from minitransformer.viz.static import as_array
@@ -422,6 +424,93 @@ def seed_curves_figure(results: Sequence[HeadCountResult], *, smooth: int = 10) 
     return finish(fig)
 
 
+SUBJECT_MARKS, OBJECT_MARKS = frozenset({"가", "이"}), frozenset({"를", "을"})
+CONSTRUCTIONS = {  # label -> what the label means (Markdown)
+    "all": "every held-out sentence",
+    "봤어 + 영화": "a clause with 봤어 and 영화: *watched*, decided by 영화",
+    "봤어 + person or animal": "a clause with 봤어 and a person or animal: *saw*",
+    "걔": "걔 refers back to the patient: *he*, *she* or *it*, decided several words back",
+    "patient first": "a clause with the patient (를/을) before the agent (가/이)",
+    "none of these": "sentences with none of the constructions above",
+}
+
+
+def constructions(pair: Pair) -> set[str]:
+    """The labels of ``CONSTRUCTIONS`` that the Korean side of ``pair`` carries, read off
+    its words: clauses are split at 그리고; a clause's agent is the noun before 가/이, its
+    patient the noun before 를/을."""
+    labels = {"all"}
+    clause: list[str] = []
+    for word in [*pair.source, "그리고"]:
+        if word != "그리고":
+            clause.append(word)
+            continue
+        marks = [k for k, w in enumerate(clause) if w in SUBJECT_MARKS | OBJECT_MARKS]
+        if SEE in clause:
+            labels.add("봤어 + 영화" if MOVIE in clause else "봤어 + person or animal")
+        roles = [clause[k] in OBJECT_MARKS for k in marks]  # True = patient, in order
+        if len(roles) == 2 and roles[0]:
+            labels.add("patient first")
+        clause = []
+    if THAT_ONE in pair.source:
+        labels.add("걔")
+    if labels == {"all"}:
+        labels.add("none of these")
+    return labels
+
+
+@dataclass(frozen=True)
+class ConstructionResult:
+    """sentences[label]: how many pairs carry the label; right[condition][label]: how many of
+    them greedy decoding gets exactly right (any reference) with that condition's heads
+    removed."""
+
+    sentences: dict[str, int]
+    right: dict[str, dict[str, int]]
+
+    def exact_match(self, condition: str, label: str) -> float:
+        return self.right[condition][label] / max(self.sentences[label], 1)
+
+
+def construction_study(
+    model: Transformer,
+    pairs: Sequence[Pair],
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    conditions: Mapping[str, HeadSet],
+) -> ConstructionResult:
+    """Exact match of batched greedy decoding per construction of ``pairs``, once per
+    condition (a name -> the heads to remove, as for :func:`ablated`; ``{}`` keeps all)."""
+    data = encode_pairs(pairs, src_vocab, tgt_vocab)
+    labels = [constructions(pair) for pair in pairs]
+    sentences = {label: sum(label in found for found in labels) for label in CONSTRUCTIONS}
+    right: dict[str, dict[str, int]] = {}
+    for condition, removed in conditions.items():
+        with ablated(model, removed):
+            outputs = greedy_decode_batch(model, data.source, max_len=decode_limit(data))
+        hits = [outputs[k] in data.right_targets(k) for k in range(len(data))]
+        right[condition] = {
+            label: sum(hit for hit, found in zip(hits, labels, strict=True) if label in found)
+            for label in CONSTRUCTIONS
+        }
+    return ConstructionResult(sentences, right)
+
+
+def construction_table(result: ConstructionResult) -> str:
+    """A Markdown table: one row per construction, its number of sentences and its exact match
+    under each condition."""
+    conditions = list(result.right)
+    lines = [
+        "| construction | sentences | " + " | ".join(conditions) + " |",
+        "|---" * (2 + len(conditions)) + "|",
+    ]
+    for label, meaning in CONSTRUCTIONS.items():
+        cells = [f"**{label}**: {meaning}", str(result.sentences[label])]
+        cells += [f"{result.exact_match(c, label):.2f}" for c in conditions]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def multihead_figure(
     head_weights: Tensor, concat: Tensor, output: Tensor, tokens: Sequence[str]
 ) -> Figure:
@@ -519,8 +608,10 @@ def ablation_figure(result: AblationResult) -> Figure:
 
 
 __all__ = [
+    "CONSTRUCTIONS",
     "METRICS",
     "AblationResult",
+    "ConstructionResult",
     "HeadCountResult",
     "HeadStatistics",
     "Spread",
@@ -530,6 +621,9 @@ __all__ = [
     "attention_modules",
     "compare_head_counts",
     "compare_head_counts_over_seeds",
+    "construction_study",
+    "construction_table",
+    "constructions",
     "decode_limit",
     "greedy_scores",
     "head_statistics",
