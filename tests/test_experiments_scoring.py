@@ -10,8 +10,8 @@ import pytest
 import sacrebleu
 
 import minitransformer as mt
-from minitransformer.data import make_corpus
 from minitransformer.experiments import heads, scoring
+from minitransformer.pretrained import recipe_corpus
 
 
 def bleu_by_hand(outputs: list[str], references: list[str]) -> float:
@@ -88,14 +88,54 @@ def test_scores_table() -> None:
     assert lines[2].startswith("| greedy | 3 | 33.3% |") and f"{scores.bleu:.1f}" in lines[2]
 
 
+RIGHT = [  # several right translations per sentence, as Pair.right_targets gives them
+    (
+        ("I", "went", "home", "yesterday"),
+        ("yesterday", "I", "went", "home"),
+        ("yesterday", ",", "I", "went", "home"),
+    ),
+    (("she", "slept"),),
+]
+
+
+def test_several_references() -> None:
+    streams = scoring.reference_streams(RIGHT)
+    assert streams == [
+        ["I went home yesterday", "she slept"],
+        ["yesterday I went home", "she slept"],
+        ["yesterday , I went home", "she slept"],
+    ]
+    outputs = ["yesterday I went home", "she slept well"]
+    scores = scoring.score_translations(outputs, RIGHT)
+    assert scores.exact_match == 0.5  # the first equals its second reference
+    assert scores.token_accuracy == pytest.approx((5 + 2) / (5 + 3))  # best reference each
+    assert scores.signature.startswith("nrefs:3|")
+    # repeating a sentence's references changes nothing: the same as sacrebleu's own way of
+    # giving a sentence fewer references (None in the streams), and as one stream if equal
+    variable = sacrebleu.corpus_bleu(outputs, [streams[0], streams[1], [streams[2][0], None]])
+    assert scores.bleu == pytest.approx(variable.score, rel=1e-12)
+    one = scoring.score_translations(["yesterday I went home"], [RIGHT[0][1]])
+    assert one.exact_match == 1 and one.bleu == pytest.approx(100.0)
+    against_all = scoring.sentence_bleu("yesterday I went home", RIGHT[0])
+    against_first = scoring.sentence_bleu("yesterday I went home", RIGHT[0][0])
+    assert against_all == pytest.approx(100.0) and against_first < 100
+    assert scoring.forgiven_errors(outputs, RIGHT) == [
+        (1, pytest.approx(scoring.sentence_bleu(outputs[1], RIGHT[1])))
+    ]
+    with pytest.raises(ValueError, match=r"references\[0\]\[1\] is empty"):
+        scoring.score_translations(["a"], [[("a",), ()]])
+    with pytest.raises(ValueError, match="needs at least one sentence"):
+        scoring.reference_streams([])
+
+
 @pytest.fixture(scope="module")
 def translator():
     return mt.load_pretrained()
 
 
 @pytest.fixture(scope="module")
-def pairs():
-    return make_corpus(4000, 500, seed=0).held_out[:30]
+def pairs(translator):
+    return recipe_corpus(translator.metadata["recipe"]).held_out[:30]
 
 
 def test_translate_pairs_greedy_and_beam(translator, pairs) -> None:
@@ -116,7 +156,7 @@ def test_scores_agree_with_the_package_metrics_on_wrong_outputs(translator, pair
         outputs = scoring.translate_pairs(translator, pairs)
         exact = mt.exact_match(translator.model, data)
         accuracy = mt.token_accuracy(translator.model, data)
-    scores = scoring.score_translations(outputs, [p.target for p in pairs])
+    scores = scoring.score_translations(outputs, [p.right_targets for p in pairs])
     assert scores.exact_match < 1.0  # there are errors to count
     assert scores.exact_match == pytest.approx(exact)
     assert scores.token_accuracy == pytest.approx(accuracy)
@@ -204,6 +244,10 @@ def test_credit_text_and_forgiven_errors() -> None:
     )
     assert lacks == ["no", "students"] and adds == ["few", "people", "the"]
     assert scoring.word_changes("a a b", "a b b") == (["b"], ["a"])
+    cut = scoring.word_changes(
+        "at night the gym", "at night the teacher watched a movie at the gym"
+    )
+    assert cut == (["teacher", "watched", "a", "movie", "at", "the"], [])  # the phrase, in order
     assert scoring.changes_text("a c", "a b") == "It lacks *b* and writes *c* instead."
     assert scoring.changes_text("a", "a b") == "It leaves out *b*."
     assert scoring.changes_text("a b c", "a b") == "It adds *c*."

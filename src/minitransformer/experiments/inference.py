@@ -4,8 +4,11 @@
   figure with a slider over steps: the probability vector and the encoder-decoder attention row.
 - :func:`forced_recovery`: force a word at one step for many sentences and count how often the
   rest of the translation still matches the reference (exposure bias, measured).
-- :func:`beam_vs_greedy`: exact match of greedy decoding and beam search on pairs, and the
-  sentences where the two differ.
+- :func:`beam_vs_greedy`: greedy decoding and beam search on pairs: how many of each are right
+  (any of ``Pair.right_targets``), and the sentences where the two differ; :func:`time_first`
+  says whether an output puts its time phrase first.
+- :func:`clause_report`: greedy outputs measured clause by clause (clauses written and needed,
+  lengths, where the first error falls), for the held-out and the ``longer`` split.
 - :func:`live_translator`: type Korean, read the translation and its attention (needs a kernel).
 - :func:`cached_logit_difference`, :func:`step_times`, :func:`step_time_figure`: the key/value
   cache gives the uncached logits, and what one decoding step costs with and without it.
@@ -24,8 +27,22 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from minitransformer.data import Pair
-from minitransformer.decoding import TraceStep, beam_search, greedy_decode_batch, inference_mode
+from minitransformer.data import (
+    ACTIVITY_VERBS,
+    MOVEMENT_VERBS,
+    OBJECT_VERBS,
+    PERSON_VERBS,
+    TIMES,
+    WATCHED,
+    Pair,
+)
+from minitransformer.decoding import (
+    TraceStep,
+    beam_search,
+    greedy_decode_batch,
+    inference_mode,
+    sequence_log_probability,
+)
 from minitransformer.experiments.teacher_forcing import probability_colors
 from minitransformer.tokens import EOS_ID, PAD_ID, SOS_ID, pad_sequences
 from minitransformer.viz._style import PROBABILITY_COLORSCALE
@@ -105,9 +122,9 @@ def trace_figure(trace: Sequence[TraceStep], translator, korean: str, *, layer: 
 
 @dataclass(frozen=True)
 class Recovery:
-    """Forcing ``word`` at ``step`` on ``total`` sentences: how many continued exactly as the
-    reference after the forced word, and a few examples (source, reference, forced output):
-    failures first, then one that recovered."""
+    """Forcing ``word`` at ``step`` on ``total`` sentences: how many continued as a right
+    translation after the forced word, and a few examples (source, right translation,
+    forced output): failures first, then one that recovered."""
 
     total: int
     recovered: int
@@ -119,54 +136,169 @@ class Recovery:
 
 
 def forced_recovery(translator, pairs: Sequence[Pair], *, step: int, word: str, limit: int = 3):
-    """Force ``word`` at ``step`` (numbered from 1) for every pair whose reference has another
-    word there; count the outputs whose words after that step equal the reference's."""
-    chosen = [p for p in pairs if len(p.target) >= step and p.target[step - 1] != word]
+    """Force ``word`` at ``step`` (numbered from 1) for every pair none of whose right
+    translations (``Pair.right_targets``) has it there, so that the forced word is a mistake;
+    an output recovered if it equals one right translation at every other position."""
+    chosen = [p for p in pairs if all(len(r) >= step and r[step - 1] != word
+                                      for r in p.right_targets)]  # fmt: skip
     sources = [translator.src_vocab.encode(p.source) for p in chosen]
     forced = {step: translator.tgt_vocab.id(word)}
     outputs = greedy_decode_batch(translator.model, sources, force=forced)
     recovered, failures, successes = 0, [], []
     for pair, output in zip(chosen, outputs, strict=True):
-        words = translator.tgt_vocab.tokens(output)
-        same = words[step:] == list(pair.target[step:])
-        recovered += same
+        words = tuple(translator.tgt_vocab.tokens(output))
+        same = [r for r in pair.right_targets  # equal but at the forced position
+                if r[: step - 1] == words[: step - 1] and r[step:] == words[step:]]  # fmt: skip
+        recovered += bool(same)
         (successes if same else failures).append(
-            (pair.source_text, pair.target_text, " ".join(words))
+            (pair.source_text, " ".join((same or pair.right_targets)[0]), " ".join(words))
         )
     return Recovery(len(chosen), recovered, (failures[: limit - 1] + successes)[:limit])
 
 
+def recovery_text(recovery: Recovery, shown: int, unforced_wrong: int) -> str:
+    """Markdown: how many forced sentences failed to recover; ``shown`` of the failures were
+    printed first, and greedy decoding without forcing gets ``unforced_wrong`` of those wrong."""
+    failed = recovery.total - recovery.recovered
+    if failed == 0:
+        return "every one of them (failures would be printed first; there are none)."
+    if shown == 1:
+        which = "It is" if failed == 1 else "The first of them is"
+        text = f"all but {failed:,}. {which} printed first; greedy decoding "
+        text += (
+            "gets that sentence wrong without any forcing too"
+            if unforced_wrong
+            else "gets that sentence right without forcing"
+        )
+    else:
+        text = (
+            f"all but {failed:,}. The first {shown} failures are printed first; greedy "
+            f"decoding without any forcing gets {unforced_wrong} of them wrong too"
+        )
+    if shown and unforced_wrong == shown:
+        text += f", so the forced word is not what breaks {'it' if shown == 1 else 'them'}"
+    return text + "."
+
+
+TIME_STARTS = tuple(tuple(english.split()) for _, english in TIMES)  # "yesterday", "last week"
+
+
+def time_first(words: Sequence[str]) -> bool:
+    """Whether an English sentence starts with a time phrase (the rich grammar's front place)."""
+    return any(tuple(words[: len(time)]) == time for time in TIME_STARTS)
+
+
+def fronted_times(words: Sequence[str]) -> int:
+    """How many clauses of an English sentence start with their time phrase (at the start of
+    the sentence or right after "and")."""
+    return sum(time_first(words[k:]) for k in range(len(words)) if k == 0 or words[k - 1] == "and")
+
+
+@dataclass(frozen=True)
+class BeamDifference:
+    """One pair where greedy decoding and beam search write different sentences."""
+
+    index: int  # into the pairs compared
+    source: str
+    greedy: str
+    beam: str
+    greedy_right: bool  # equal to one of the pair's right translations
+    beam_right: bool
+    greedy_log_p: float  # log P(output <eos> | source) under the model
+    beam_log_p: float
+
+
 @dataclass(frozen=True)
 class BeamComparison:
-    """Exact match of greedy and beam search on the same pairs, and every pair where the two
-    outputs differ: (source, reference, greedy, beam, log P greedy, log P beam)."""
+    """Greedy decoding and beam search on the same pairs: every output (words), how many of
+    each are right (equal to any of ``Pair.right_targets``), and every pair where they differ."""
 
     total: int
     greedy_correct: int
     beam_correct: int
-    differences: list[tuple[str, str, str, str, float, float]]
+    greedy: list[tuple[str, ...]]
+    beam: list[tuple[str, ...]]
+    differences: list[BeamDifference]
+
+    def count(self, *, greedy_right: bool, beam_right: bool) -> int:
+        """How many differing pairs have that outcome (e.g. both right, only beam right)."""
+        return sum(d.greedy_right == greedy_right and d.beam_right == beam_right
+                   for d in self.differences)  # fmt: skip
 
 
-def beam_vs_greedy(translator, pairs: Sequence[Pair], *, beam_width: int = 4) -> BeamComparison:
-    """Greedy (batched) and the package's beam search (one sentence at a time) on ``pairs``."""
-    from minitransformer.decoding import sequence_log_probability
-
+def beam_vs_greedy(
+    translator, pairs: Sequence[Pair], *, beam_width: int = 4, length_penalty: float = 0.0
+) -> BeamComparison:
+    """Greedy (batched) and the package's beam search (one sentence at a time, with GNMT's
+    ``length_penalty`` alpha) on ``pairs``; where they differ, the log-probability of each."""
     model, src, tgt = translator.model, translator.src_vocab, translator.tgt_vocab
     sources = [src.encode(p.source) for p in pairs]
-    greedy = greedy_decode_batch(model, sources)
-    greedy_correct = beam_correct = 0
-    differences = []
-    for pair, source, greedy_ids in zip(pairs, sources, greedy, strict=True):
-        beam_ids = beam_search(model, source, beam_width=beam_width).tokens
-        reference = tgt.encode(pair.target)
-        greedy_correct += greedy_ids == reference
-        beam_correct += beam_ids == reference
-        if beam_ids != greedy_ids:
-            differences.append((pair.source_text, pair.target_text, tgt.decode(greedy_ids),
-                                tgt.decode(beam_ids),
-                                sequence_log_probability(model, source, greedy_ids),
-                                sequence_log_probability(model, source, beam_ids)))  # fmt: skip
-    return BeamComparison(len(pairs), greedy_correct, beam_correct, differences)
+    greedy = [tuple(tgt.tokens(ids)) for ids in greedy_decode_batch(model, sources)]
+    beam = [tuple(tgt.tokens(beam_search(model, source, beam_width=beam_width,
+                                         length_penalty=length_penalty).tokens))
+            for source in sources]  # fmt: skip
+    right = [(g in p.right_targets, b in p.right_targets)
+             for p, g, b in zip(pairs, greedy, beam, strict=True)]  # fmt: skip
+    differences = [
+        BeamDifference(k, pairs[k].source_text, " ".join(greedy[k]), " ".join(beam[k]), *right[k],
+                       sequence_log_probability(model, sources[k], tgt.encode(greedy[k])),
+                       sequence_log_probability(model, sources[k], tgt.encode(beam[k])))
+        for k in range(len(pairs)) if greedy[k] != beam[k]
+    ]  # fmt: skip
+    return BeamComparison(len(pairs), sum(g for g, _ in right), sum(b for _, b in right),
+                          greedy, beam, differences)  # fmt: skip
+
+
+CLAUSE_VERBS = frozenset(
+    {english for table in (MOVEMENT_VERBS, ACTIVITY_VERBS, PERSON_VERBS) for _, english in table}
+    | {english for _, english, _ in OBJECT_VERBS}
+    | {WATCHED}
+)  # every clause of the rich grammar has exactly one of these; the 거기 / 걔 tail has none
+
+
+def clause_count(words: Sequence[str]) -> int:
+    """Clauses of an English sentence of the rich grammar: its verbs from the verb tables."""
+    return sum(word in CLAUSE_VERBS for word in words)
+
+
+def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
+    return next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+                min(len(a), len(b)))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClauseReport:
+    """Greedy outputs of ``pairs`` against their right translations, one entry per pair. The
+    reference of an output is its right translation with the longest common first part."""
+
+    outputs: list[tuple[str, ...]]
+    references: list[tuple[str, ...]]  # the right translation each output is measured against
+    right: list[bool]  # equal to one of the right translations
+    clauses_needed: list[int]
+    clauses_written: list[int]
+    output_lengths: list[int]
+    reference_lengths: list[int]
+    first_error: list[int | None]  # first position where output and reference differ
+    error_part: list[int | None]  # 1 + the "and"s of the reference before that position
+
+
+def clause_report(translator, pairs: Sequence[Pair]) -> ClauseReport:
+    """Greedy decoding of ``pairs`` (one batch), measured clause by clause (see ClauseReport)."""
+    sources = [translator.src_vocab.encode(p.source) for p in pairs]
+    outputs = [tuple(translator.tgt_vocab.tokens(ids))
+               for ids in greedy_decode_batch(translator.model, sources)]  # fmt: skip
+    references = [max(p.right_targets, key=lambda r, w=w: _common_prefix(w, r))
+                  for p, w in zip(pairs, outputs, strict=True)]  # fmt: skip
+    right = [w in p.right_targets for p, w in zip(pairs, outputs, strict=True)]
+    errors = [None if ok else _common_prefix(w, r)
+              for w, r, ok in zip(outputs, references, right, strict=True)]  # fmt: skip
+    return ClauseReport(
+        outputs, references, right, [clause_count(r) for r in references],
+        [clause_count(w) for w in outputs], [len(w) for w in outputs],
+        [len(r) for r in references], errors,
+        [None if k is None else 1 + r[:k].count("and") for r, k in zip(references, errors,
+                                                                       strict=True)],
+    )  # fmt: skip
 
 
 def greedy_scores(translator, pairs: Sequence[Pair]) -> tuple[list[list[int]], list[float]]:
@@ -343,18 +475,26 @@ def step_time_figure(times: StepTimes):
 
 
 __all__ = [
+    "CLAUSE_VERBS",
     "BeamComparison",
+    "BeamDifference",
+    "ClauseReport",
     "Recovery",
     "StepTimes",
     "beam_vs_greedy",
     "cached_logit_difference",
+    "clause_count",
+    "clause_report",
     "eos_probability",
     "forced_recovery",
+    "fronted_times",
     "greedy_scores",
     "least_confident",
     "live_translator",
+    "recovery_text",
     "step_time_figure",
     "step_times",
+    "time_first",
     "trace_figure",
     "translate_with_message",
 ]

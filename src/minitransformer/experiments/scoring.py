@@ -12,8 +12,12 @@ The functions:
 
 - :func:`translate_pairs`: the output words of a translator for pairs, by batched greedy
   decoding or by beam search (with a length penalty).
-- :func:`score_translations`: the three scores of outputs against references, as :class:`Scores`.
-- :func:`sentence_bleu`: BLEU of one output against its reference.
+- :func:`score_translations`: the three scores of outputs against references, as :class:`Scores`;
+  a sentence may have several right translations (``Pair.right_targets``), and an output is
+  scored against all of them.
+- :func:`reference_streams`: several references per sentence as sacrebleu's reference streams,
+  every sentence's list padded to the same length by repeating it.
+- :func:`sentence_bleu`: BLEU of one output against its reference(s).
 - :func:`scores_table`: a Markdown table of several :class:`Scores`.
 - :func:`comparison_text`, :func:`credit_text`: sentences that say what two or one set of scores
   show, worded from the numbers (whichever way they come out).
@@ -23,6 +27,7 @@ The functions:
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,6 +61,50 @@ def _sentences(name: str, sentences: object) -> list[tuple[str, ...]]:
     return [_words(f"{name}[{k}]", sentence) for k, sentence in enumerate(sentences)]
 
 
+def _right(name: str, entry: object) -> tuple[tuple[str, ...], ...]:
+    """One sentence's right translations: a sentence (str, or a sequence of words) is one; a
+    sequence of sentences each given as words (``Pair.right_targets``) is several."""
+    if (
+        not isinstance(entry, str)
+        and isinstance(entry, Sequence)
+        and entry
+        and all(not isinstance(item, str) and isinstance(item, Sequence) for item in entry)
+    ):
+        right = tuple(_words(f"{name}[{j}]", item) for j, item in enumerate(entry))
+    else:
+        right = (_words(name, entry),)
+    empty = [j for j, words in enumerate(right) if not words]
+    if empty:
+        where = name if len(right) == 1 else f"{name}[{empty[0]}]"
+        raise ValueError(f"{where} is empty: a reference needs a word")
+    return right
+
+
+def _references(name: str, references: object) -> list[tuple[tuple[str, ...], ...]]:
+    if isinstance(references, (str, bytes)) or not isinstance(references, Sequence):
+        raise TypeError(f"{name} must be a list of sentences, got {type(references).__name__}")
+    return [_right(f"{name}[{k}]", entry) for k, entry in enumerate(references)]
+
+
+def reference_streams(references: Sequence[Sequence[Sentence]]) -> list[list[str]]:
+    """sacrebleu's reference streams for sentences with several right translations each.
+
+    references[k]: the right translations of sentence k (any number >= 1). sacrebleu takes
+    ``m`` streams of equal length, stream j holding every sentence's j-th reference, so each
+    sentence's list is padded to the largest count m by repeating it from its start
+    ([a, b, c] -> [a, b, c, a, b, c, a, b, c] for m = 9). A repeated reference changes no
+    score: BLEU clips each n-gram at its largest count in any one reference and measures the
+    brevity penalty against the reference length closest to the output's, and repeating adds
+    no new count and no new length.
+    """
+    right = [[" ".join(words) for words in _right(f"references[{k}]", entry)]
+             for k, entry in enumerate(references)]  # fmt: skip
+    if not right:
+        raise ValueError("reference_streams needs at least one sentence")
+    m = max(len(sentences) for sentences in right)
+    return [[sentences[j % len(sentences)] for sentences in right] for j in range(m)]
+
+
 @dataclass(frozen=True)
 class Scores:
     """The scores of ``sentences`` outputs against their references.
@@ -77,29 +126,33 @@ class Scores:
     signature: str  # sacrebleu's record of its settings: nrefs|case|eff|tok|smooth|version
 
 
-def score_translations(outputs: Sequence[Sentence], references: Sequence[Sentence]) -> Scores:
+def score_translations(outputs: Sequence[Sentence], references: Sequence[object]) -> Scores:
     """Exact match, word accuracy and corpus BLEU of ``outputs`` against ``references``.
 
-    outputs[k], references[k]: a sentence (str, words separated by spaces) or its words; one
-    reference per output. BLEU uses sacrebleu's default settings (13a tokenisation, mixed case,
-    exponential smoothing), the ones its signature reports.
+    outputs[k]: a sentence (str, words separated by spaces) or its words. references[k]: its
+    right translation (a sentence), or several (a sequence of sentences given as words, such as
+    ``Pair.right_targets``). An output is exactly right if it equals any of them; its words in
+    place are counted against the one it matches best (as ``decoding.output_scores``); BLEU
+    takes every reference, padded into equal streams by :func:`reference_streams`. BLEU uses
+    sacrebleu's default settings (13a tokenisation, mixed case, exponential smoothing), the
+    ones its signature reports.
     """
-    hypotheses, gold = _sentences("outputs", outputs), _sentences("references", references)
+    hypotheses, gold = _sentences("outputs", outputs), _references("references", references)
     if len(hypotheses) != len(gold):
         raise ValueError(f"got {len(hypotheses)} outputs for {len(gold)} references")
     if not gold:
         raise ValueError("score_translations needs at least one sentence")
-    empty = [k for k, words in enumerate(gold) if not words]
-    if empty:
-        raise ValueError(f"references[{empty[0]}] is empty: a reference needs a word")
-    exact = sum(output == reference for output, reference in zip(hypotheses, gold, strict=True))
-    correct = sum(  # position by position, None marking the end of each sentence
-        sum(a == b for a, b in zip((*output, None), (*reference, None), strict=False))
-        for output, reference in zip(hypotheses, gold, strict=True)
-    )
-    total = sum(len(reference) + 1 for reference in gold)
+    exact = correct = total = 0
+    for output, right in zip(hypotheses, gold, strict=True):
+        scored = []
+        for reference in right:  # position by position, None marking the end of each sentence
+            hits = sum(a == b for a, b in zip((*output, None), (*reference, None), strict=False))
+            scored.append((output == reference, hits / (len(reference) + 1), hits,
+                           len(reference) + 1))  # fmt: skip
+        same, _, hits, length = max(scored)  # the reference the output matches best
+        exact, correct, total = exact + same, correct + hits, total + length
     bleu = BLEU()  # corpus-level: n-gram counts summed over all sentences, then one score
-    result = bleu.corpus_score([" ".join(h) for h in hypotheses], [[" ".join(r) for r in gold]])
+    result = bleu.corpus_score([" ".join(h) for h in hypotheses], reference_streams(gold))
     return Scores(
         sentences=len(gold),
         exact_match=exact / len(gold),
@@ -116,14 +169,13 @@ def score_translations(outputs: Sequence[Sentence], references: Sequence[Sentenc
     )
 
 
-def sentence_bleu(output: Sentence, reference: Sentence) -> float:
-    """BLEU (0 to 100) of one output against one reference: sacrebleu's sentence BLEU, whose
-    exponential smoothing and effective order keep a missing 4-gram from zeroing the score."""
-    hypothesis, gold = _words("output", output), _words("reference", reference)
-    if not gold:
-        raise ValueError("reference is empty: a reference needs a word")
+def sentence_bleu(output: Sentence, reference: object) -> float:
+    """BLEU (0 to 100) of one output against its reference, or several (a sequence of
+    sentences given as words): sacrebleu's sentence BLEU, whose exponential smoothing and
+    effective order keep a missing 4-gram from zeroing the score."""
+    hypothesis, gold = _words("output", output), _right("reference", reference)
     bleu = BLEU(effective_order=True)
-    return bleu.sentence_score(" ".join(hypothesis), [" ".join(gold)]).score
+    return bleu.sentence_score(" ".join(hypothesis), [" ".join(r) for r in gold]).score
 
 
 def translate_pairs(
@@ -246,26 +298,36 @@ def credit_text(name: str, scores: Scores) -> str:
 
 
 def forgiven_errors(
-    outputs: Sequence[Sentence], references: Sequence[Sentence], count: int = 1
+    outputs: Sequence[Sentence], references: Sequence[object], count: int = 1
 ) -> list[tuple[int, float]]:
-    """The ``count`` wrong outputs (not equal to their reference) that sentence BLEU scores
-    highest, as (index, sentence BLEU), best first; fewer if fewer outputs are wrong."""
-    hypotheses, gold = _sentences("outputs", outputs), _sentences("references", references)
+    """The ``count`` wrong outputs (equal to none of their references) that sentence BLEU
+    scores highest, as (index, sentence BLEU), best first; fewer if fewer outputs are wrong.
+    references[k]: one sentence or several, as in :func:`score_translations`."""
+    hypotheses, gold = _sentences("outputs", outputs), _references("references", references)
     if len(hypotheses) != len(gold):
         raise ValueError(f"got {len(hypotheses)} outputs for {len(gold)} references")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count={count!r} must be a positive int")
-    wrong = [k for k, (h, r) in enumerate(zip(hypotheses, gold, strict=True)) if h != r]
+    wrong = [k for k, (h, right) in enumerate(zip(hypotheses, gold, strict=True)) if h not in right]
     scored = [(k, sentence_bleu(hypotheses[k], gold[k])) for k in wrong]
     return sorted(scored, key=lambda item: -item[1])[:count]
 
 
 def word_changes(output: Sentence, reference: Sentence) -> tuple[list[str], list[str]]:
     """(reference words the output lacks, output words the reference lacks), counted with
-    multiplicity, each in the order of its sentence."""
+    multiplicity, each in the order of its sentence. The two sentences are aligned by their
+    longest common runs of words (``difflib``), so a missing phrase comes out as that phrase;
+    a word that only moved counts as both lacking and added unless the counts balance."""
     hypothesis, gold = _words("output", output), _words("reference", reference)
-    return (_surplus(gold, Counter(gold) - Counter(hypothesis)),
-            _surplus(hypothesis, Counter(hypothesis) - Counter(gold)))  # fmt: skip
+    lacks: list[str] = []
+    adds: list[str] = []
+    matcher = difflib.SequenceMatcher(a=gold, b=hypothesis, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            lacks += gold[i1:i2]
+            adds += hypothesis[j1:j2]
+    moved = Counter(lacks) & Counter(adds)  # a word both lacking and added only moved
+    return (_surplus(lacks, Counter(lacks) - moved), _surplus(adds, Counter(adds) - moved))
 
 
 def changes_text(output: Sentence, reference: Sentence) -> str:
@@ -299,6 +361,7 @@ __all__ = [
     "comparison_text",
     "credit_text",
     "forgiven_errors",
+    "reference_streams",
     "score_translations",
     "scores_table",
     "sentence_bleu",
