@@ -81,3 +81,18 @@ def test_evaluate_measures_a_model_on_both_splits(corpus):
         "longer_token_accuracy", "no_encoder_self_attention_exact_match", "beam",
     }  # fmt: skip
     assert result["beam"]["differ"] <= 6 and not model.training
+
+
+def test_seed_zero_head_findings_are_the_shipped_translators(runs, translator, corpus):
+    (entry,) = [e for e in runs if (e["seed"], e["num_heads"]) == (0, 4)]
+    found = seed_study.head_findings(translator.model, corpus)
+    assert found["constructions"] == entry["constructions"]
+    for place in ("cross", "encoder"):
+        assert found["antecedent"][place] == pytest.approx(entry["antecedent"][place])
+    for run in runs:
+        counts = run["constructions"]
+        assert counts["all heads"]["all"] == round(
+            run["held_out_exact_match"] * len(corpus.held_out)
+        )
+        assert set(counts["sentences"]) == set(counts["no encoder self-attention"])
+        assert 0.0 <= run["antecedent"]["encoder"]["patient"] <= 1.0

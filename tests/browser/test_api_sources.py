@@ -64,6 +64,10 @@ SHOWN: list[tuple[str, tuple[str, ...]]] = [
     ("minitransformer.training.train_step", (CH9,)),  # the one training step of `train`
     ("minitransformer.decoding.trace_greedy", (CH10,)),  # the greedy loop, step by step
     ("minitransformer.decoding.beam_search", (CH10,)),
+    # the rich grammar's mechanisms, measured
+    ("minitransformer.experiments.alignment.antecedent_heads", (CH3,)),  # 걔 -> its antecedent
+    ("minitransformer.experiments.heads.constructions", (CH6,)),
+    ("minitransformer.experiments.scoring.reference_streams", (CH10,)),  # several references
 ]
 
 

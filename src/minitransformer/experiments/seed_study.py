@@ -8,7 +8,12 @@ count). Each run measures, on the held-out and the longer split:
 - exact match and word accuracy of greedy decoding;
 - held-out exact match with every encoder self-attention head removed (``heads.ablated``);
 - beam search (width 4, length penalty 0.6) against greedy decoding: on how many held-out
-  sentences the two differ, and how many each gets right.
+  sentences the two differ, and how many each gets right;
+- held-out exact match per construction (``heads.constructions``), with all heads and without
+  the encoder's self-attention;
+- for the held-out sentences with 걔, the head that best finds the patient, in the
+  encoder-decoder attention (the row that predicts the pronoun) and in the encoder
+  self-attention (the row of 걔): ``alignment.antecedent_heads``.
 
 A run takes about two minutes on one thread, more than a chapter may spend, so ``make
 seed-study`` (``python -m minitransformer.experiments.seed_study``) runs them all and writes
@@ -31,11 +36,12 @@ from typing import Any
 import torch
 
 from minitransformer.config import TransformerConfig
-from minitransformer.data import EncodedPairs
+from minitransformer.data import Corpus, EncodedPairs
 from minitransformer.decoding import beam_search, greedy_decode_batch, output_scores
-from minitransformer.experiments.heads import ablated, attention_modules
+from minitransformer.experiments.alignment import antecedent_heads
+from minitransformer.experiments.heads import ablated, attention_modules, construction_study
 from minitransformer.model import Transformer
-from minitransformer.pretrained import RECIPE, recipe_corpus, recipe_training_options
+from minitransformer.pretrained import RECIPE, Translator, recipe_corpus, recipe_training_options
 from minitransformer.training import train
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "seed_study.json"
@@ -89,6 +95,41 @@ def evaluate(model: Transformer, held_out: EncodedPairs, longer: EncodedPairs) -
     }
 
 
+def best_head(patient, agent) -> dict[str, Any]:
+    """The (layer, head) of the arrays (N, H) with the largest patient share minus agent share."""
+    margin = patient - agent
+    layer, head = divmod(int(margin.argmax()), margin.shape[1])
+    return {
+        "layer": layer,
+        "head": head,
+        "patient": float(patient[layer, head]),
+        "agent": float(agent[layer, head]),
+    }
+
+
+def head_findings(model: Transformer, corpus: Corpus) -> dict[str, Any]:
+    """Exact match per construction (all heads, no encoder self-attention) and the heads that
+    find 걔's antecedent, on the held-out split."""
+    model.eval()
+    study = construction_study(
+        model,
+        corpus.held_out,
+        corpus.src_vocab,
+        corpus.tgt_vocab,
+        {"all heads": {}, "no encoder self-attention": without_encoder_self_attention(model)},
+    )
+    found = antecedent_heads(Translator(model, corpus.src_vocab, corpus.tgt_vocab), corpus.held_out)
+    return {
+        "constructions": {"sentences": study.sentences, **study.right},
+        "antecedent": {
+            "sentences": found.n,
+            "with_agent": found.n_agent,
+            "cross": best_head(found.cross_patient, found.cross_agent),
+            "encoder": best_head(found.encoder_patient, found.encoder_agent),
+        },
+    }
+
+
 def run(seed: int, num_heads: int) -> dict[str, Any]:
     """Train the shipped recipe with ``seed`` and ``num_heads`` on one thread and measure it."""
     corpus = recipe_corpus(RECIPE)
@@ -109,6 +150,7 @@ def run(seed: int, num_heads: int) -> dict[str, Any]:
         )
         seconds = time.perf_counter() - started
         result = evaluate(model, corpus.encoded("held_out"), corpus.encoded("longer"))
+        result.update(head_findings(model, corpus))
     finally:
         torch.set_num_threads(threads)
     return {
