@@ -462,7 +462,9 @@ def step_time_figure(times: StepTimes):
                       row=1, col=1)  # fmt: skip
     fig.add_trace(go.Scatter(x=times.lengths, y=times.speedups, mode="lines+markers+text",
                              text=[f"{s:.1f}x" for s in times.speedups],
-                             textposition="bottom right",
+                             # neighbours' labels on opposite sides: short prefixes lie close
+                             textposition=["bottom right" if k % 2 == 0 else "top left"
+                                           for k in range(len(times.speedups))],
                              showlegend=False, hovertemplate="t = %{x}: %{y:.2f}x<extra></extra>"),
                   row=2, col=1)  # fmt: skip
     fig.update_yaxes(title_text="CPU ms per step", rangemode="tozero", row=1, col=1)
