@@ -326,3 +326,16 @@ def test_sequence_log_probability_without_eos(translator):
     without = sequence_log_probability(model, source, tokens, finished=False)
     assert without > with_eos  # the <eos> step has probability < 1
     assert gnmt_length_penalty(1, 0.0) == 1.0 and gnmt_length_penalty(1, 1.0) == 1.0
+
+
+def test_best_match_scores_against_the_closest_reference():
+    from minitransformer.decoding import best_match
+
+    # ids: the second reference matches 3 of its 4 positions (with <eos>), the first none
+    assert best_match([5, 6, 9], [[7, 8], [5, 6, 7]]) == (False, 3, 4)
+    assert best_match([5, 6], [[7, 8], [5, 6]]) == (True, 3, 3)
+    assert best_match(("a", "b"), [("a", "b", "c")], end=None) == (False, 2, 4)
+    with pytest.raises(ValueError, match="at least one"):
+        best_match([5], [])
+    with pytest.raises(TypeError, match="references"):
+        best_match([5], "ab")

@@ -561,6 +561,27 @@ def _check_data(data: object) -> None:
         )
 
 
+def best_match(
+    output: Sequence[object], references: Sequence[Sequence[object]], end: object = EOS_ID
+) -> tuple[bool, int, int]:
+    """``output`` against the one of ``references`` it matches best (the largest share of
+    positions with the same word, ``end`` appended to both so that the end of the sentence
+    counts as a word): (equal to it, positions matched, its length with ``end``). Word ids or
+    words alike; exact match and word accuracy are sums of these."""
+    if isinstance(references, (str, bytes)) or not isinstance(references, Sequence):
+        raise TypeError(f"references must be a list of sentences, got {type(references).__name__}")
+    if not references:
+        raise ValueError("references must hold at least one right sentence")
+    hypothesis = [*output, end]
+    scored = []
+    for right in references:
+        reference = [*right, end]
+        hits = sum(a == b for a, b in zip(hypothesis, reference, strict=False))
+        scored.append((hypothesis == reference, hits / len(reference), hits, len(reference)))
+    same, _, hits, length = max(scored)
+    return same, hits, length
+
+
 def output_scores(outputs: Sequence[Sequence[int]], data: EncodedPairs) -> tuple[float, float]:
     """(exact match, word accuracy) of ``outputs`` (one list of word ids per pair of ``data``,
     without <sos>/<eos>), as :func:`exact_match` and :func:`token_accuracy` define them."""
@@ -569,16 +590,8 @@ def output_scores(outputs: Sequence[Sequence[int]], data: EncodedPairs) -> tuple
         raise ValueError(f"{len(outputs)} outputs for {len(data)} pairs (need one per pair, >= 1)")
     exact = correct = total = 0
     for k, output in enumerate(outputs):
-        hypothesis = [*output, EOS_ID]
-        scored = []
-        for right in data.right_targets(k):
-            reference = [*right, EOS_ID]  # words + <eos>
-            hits = sum(a == b for a, b in zip(hypothesis, reference, strict=False))
-            scored.append((hypothesis == reference, hits / len(reference), hits, len(reference)))
-        same, _, hits, length = max(scored)
-        exact += same
-        correct += hits
-        total += length
+        same, hits, length = best_match(output, data.right_targets(k))
+        exact, correct, total = exact + same, correct + hits, total + length
     return exact / len(data), correct / total
 
 

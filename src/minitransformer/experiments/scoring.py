@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from sacrebleu.metrics import BLEU
 
 from minitransformer.data import Pair
-from minitransformer.decoding import beam_search, greedy_decode_batch
+from minitransformer.decoding import beam_search, best_match, greedy_decode_batch
 
 Sentence = str | Sequence[str]  # "I went to the cafe" or ("I", "went", "to", "the", "cafe")
 
@@ -144,12 +144,8 @@ def score_translations(outputs: Sequence[Sentence], references: Sequence[object]
         raise ValueError("score_translations needs at least one sentence")
     exact = correct = total = 0
     for output, right in zip(hypotheses, gold, strict=True):
-        scored = []
-        for reference in right:  # position by position, None marking the end of each sentence
-            hits = sum(a == b for a, b in zip((*output, None), (*reference, None), strict=False))
-            scored.append((output == reference, hits / (len(reference) + 1), hits,
-                           len(reference) + 1))  # fmt: skip
-        same, _, hits, length = max(scored)  # the reference the output matches best
+        # position by position against the best-matching reference, None ending each sentence
+        same, hits, length = best_match(output, right, end=None)
         exact, correct, total = exact + same, correct + hits, total + length
     bleu = BLEU()  # corpus-level: n-gram counts summed over all sentences, then one score
     result = bleu.corpus_score([" ".join(h) for h in hypotheses], reference_streams(gold))
